@@ -1,0 +1,118 @@
+// Validation and batch entry points shared by MseCodec and ProdCodec.
+#include <cmath>
+
+#include "absl/strings/str_format.h"
+#include "src/codec/encode_steps.h"
+#include "turboquant/codec.h"
+
+namespace turboquant {
+namespace {
+
+Status CheckBatch(const char* what, size_t values, size_t per_item, size_t* count) {
+  if (per_item == 0 || values % per_item != 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: %d values is not a whole number of rows of %d", what, values, per_item));
+  }
+  *count = values / per_item;
+  return absl::OkStatus();
+}
+
+Status CheckOutputSize(const char* what, size_t got, size_t want) {
+  if (got != want) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: output holds %d values, %d are needed", what, got, want));
+  }
+  return absl::OkStatus();
+}
+
+Status CheckFinite(const float* row, int dim, size_t row_index) {
+  for (int j = 0; j < dim; ++j) {
+    if (!std::isfinite(row[j])) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "vector %d has a non-finite component %f at index %d", row_index, row[j], j));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const char* CodecKindName(CodecKind kind) { return kind == CodecKind::kMse ? "mse" : "prod"; }
+
+StatusOr<CodecKind> ParseCodecKind(const std::string& name) {
+  if (name == "mse") return CodecKind::kMse;
+  if (name == "prod") return CodecKind::kProd;
+  return absl::InvalidArgumentError(
+      absl::StrFormat("unknown codec '%s': expected 'mse' or 'prod'", name));
+}
+
+StatusOr<std::unique_ptr<Codec>> Codec::Create(CodecKind kind, const CodecOptions& options) {
+  if (kind == CodecKind::kMse) {
+    auto codec = MseCodec::Create(options);
+    if (!codec.ok()) return codec.status();
+    return std::unique_ptr<Codec>(std::move(*codec));
+  }
+  auto codec = ProdCodec::Create(options);
+  if (!codec.ok()) return codec.status();
+  return std::unique_ptr<Codec>(std::move(*codec));
+}
+
+Status Codec::Encode(absl::Span<const float> vectors, absl::Span<uint8_t> codes) const {
+  size_t n;
+  if (Status s = CheckBatch("Encode", vectors.size(), dim(), &n); !s.ok()) return s;
+  if (Status s = CheckOutputSize("Encode", codes.size(), n * code_size()); !s.ok()) return s;
+  for (size_t i = 0; i < n; ++i) {
+    const float* row = vectors.data() + i * dim();
+    if (Status s = CheckFinite(row, dim(), i); !s.ok()) return s;
+    EncodeOne(row, codes.data() + i * code_size());
+  }
+  return absl::OkStatus();
+}
+
+Status Codec::Decode(absl::Span<const uint8_t> codes, absl::Span<float> vectors) const {
+  size_t n;
+  if (Status s = CheckBatch("Decode", codes.size(), code_size(), &n); !s.ok()) return s;
+  if (Status s = CheckOutputSize("Decode", vectors.size(), n * dim()); !s.ok()) return s;
+  for (size_t i = 0; i < n; ++i) DecodeOne(codes.data() + i * code_size(), vectors.data() + i * dim());
+  return absl::OkStatus();
+}
+
+Status Codec::EstimateInnerProducts(absl::Span<const float> query, absl::Span<const uint8_t> codes,
+                                    absl::Span<float> scores) const {
+  if (query.size() != static_cast<size_t>(dim())) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("query has dimension %d, the codec expects %d", query.size(), dim()));
+  }
+  if (Status s = CheckFinite(query.data(), dim(), 0); !s.ok()) return s;
+  size_t n;
+  if (Status s = CheckBatch("EstimateInnerProducts", codes.size(), code_size(), &n); !s.ok()) {
+    return s;
+  }
+  if (Status s = CheckOutputSize("EstimateInnerProducts", scores.size(), n); !s.ok()) return s;
+  for (size_t i = 0; i < n; ++i) {
+    scores[i] = EstimateInnerProduct(query.data(), codes.data() + i * code_size());
+  }
+  return absl::OkStatus();
+}
+
+float Codec::StoredNorm(const uint8_t* code) const {
+  return internal::LoadNorm(code + code_size());
+}
+
+namespace internal {
+
+Status ValidateCodecOptions(const CodecOptions& options, int min_bits, const char* codec_name) {
+  if (options.dim < Codec::kMinDim || options.dim > Codec::kMaxDim) {
+    return absl::InvalidArgumentError(absl::StrFormat("dim %d is out of range: must be %d..%d",
+                                                      options.dim, Codec::kMinDim, Codec::kMaxDim));
+  }
+  if (options.bits < min_bits || options.bits > Codebook::kMaxBits) {
+    return absl::InvalidArgumentError(absl::StrFormat("bits %d is out of range for %s: must be %d..%d",
+                                                      options.bits, codec_name, min_bits,
+                                                      Codebook::kMaxBits));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace internal
+}  // namespace turboquant

@@ -1,0 +1,25 @@
+// Helpers shared by the tests: seeded random data and the shared datasets.
+#ifndef TURBOQUANT_TESTS_TEST_UTIL_H_
+#define TURBOQUANT_TESTS_TEST_UTIL_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace turboquant::testing {
+
+// n x dim Gaussian vectors, deterministic in seed.
+std::vector<float> GaussianVectors(int n, int dim, uint64_t seed);
+// Same, each row scaled to unit length.
+std::vector<float> UnitVectors(int n, int dim, uint64_t seed);
+
+// Absolute path of a file under ../shared/data, or "" when it is missing
+// (tests then GTEST_SKIP with the path they looked for).
+std::string SharedDataPath(const std::string& relative);
+
+// A fresh empty directory under the test temp dir.
+std::string MakeTempDir(const std::string& name);
+
+}  // namespace turboquant::testing
+
+#endif  // TURBOQUANT_TESTS_TEST_UTIL_H_
