@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/types/span.h"
 #include "turboquant/status.h"
@@ -77,10 +78,18 @@ class Codec {
   // Unchecked single-vector forms of the above, for callers that validated.
   virtual void EncodeOne(const float* vector, uint8_t* code) const = 0;
   virtual void DecodeOne(const uint8_t* code, float* vector) const = 0;
-  virtual float EstimateInnerProduct(const float* query, const uint8_t* code) const = 0;
+  float EstimateInnerProduct(const float* query, const uint8_t* code) const;
 
   // ||x|| as stored in a code.
   float StoredNorm(const uint8_t* code) const;
+
+  // A query rotated once, then scored against many codes.
+  struct PreparedQuery {
+    std::vector<float> rotated;    // R q
+    std::vector<float> projected;  // S R q (prod only)
+  };
+  virtual void PrepareQuery(const float* query, PreparedQuery* prepared) const = 0;
+  virtual float EstimateInnerProduct(const PreparedQuery& prepared, const uint8_t* code) const = 0;
 
  protected:
   Codec(const CodecOptions& options, size_t code_size) : options_(options), code_size_(code_size) {}
@@ -104,7 +113,9 @@ class MseCodec final : public Codec {
   CodecKind kind() const override { return CodecKind::kMse; }
   void EncodeOne(const float* vector, uint8_t* code) const override;
   void DecodeOne(const uint8_t* code, float* vector) const override;
-  float EstimateInnerProduct(const float* query, const uint8_t* code) const override;
+  using Codec::EstimateInnerProduct;
+  void PrepareQuery(const float* query, PreparedQuery* prepared) const override;
+  float EstimateInnerProduct(const PreparedQuery& prepared, const uint8_t* code) const override;
 
   const internal::Rotation& rotation() const { return *rotation_; }
   const internal::Codebook& codebook() const { return *codebook_; }
@@ -126,7 +137,9 @@ class ProdCodec final : public Codec {
   CodecKind kind() const override { return CodecKind::kProd; }
   void EncodeOne(const float* vector, uint8_t* code) const override;
   void DecodeOne(const uint8_t* code, float* vector) const override;
-  float EstimateInnerProduct(const float* query, const uint8_t* code) const override;
+  using Codec::EstimateInnerProduct;
+  void PrepareQuery(const float* query, PreparedQuery* prepared) const override;
+  float EstimateInnerProduct(const PreparedQuery& prepared, const uint8_t* code) const override;
 
   const internal::Rotation& rotation() const { return *rotation_; }
   // The second, independent rotation S whose signs form the QJL bits.

@@ -89,10 +89,18 @@ Status Codec::EstimateInnerProducts(absl::Span<const float> query, absl::Span<co
     return s;
   }
   if (Status s = CheckOutputSize("EstimateInnerProducts", scores.size(), n); !s.ok()) return s;
+  PreparedQuery prepared;
+  PrepareQuery(query.data(), &prepared);
   for (size_t i = 0; i < n; ++i) {
-    scores[i] = EstimateInnerProduct(query.data(), codes.data() + i * code_size());
+    scores[i] = EstimateInnerProduct(prepared, codes.data() + i * code_size());
   }
   return absl::OkStatus();
+}
+
+float Codec::EstimateInnerProduct(const float* query, const uint8_t* code) const {
+  PreparedQuery prepared;
+  PrepareQuery(query, &prepared);
+  return EstimateInnerProduct(prepared, code);
 }
 
 float Codec::StoredNorm(const uint8_t* code) const {

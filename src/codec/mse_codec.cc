@@ -58,13 +58,17 @@ void MseCodec::DecodeOne(const uint8_t* code, float* vector) const {
   for (int i = 0; i < dim(); ++i) vector[i] *= norm;
 }
 
-float MseCodec::EstimateInnerProduct(const float* query, const uint8_t* code) const {
+void MseCodec::PrepareQuery(const float* query, PreparedQuery* prepared) const {
+  prepared->rotated.resize(dim());
+  rotation_->Apply(query, prepared->rotated.data());
+}
+
+float MseCodec::EstimateInnerProduct(const PreparedQuery& prepared, const uint8_t* code) const {
   CodecScratch& s = CodecScratch::ForThread(dim());
-  rotation_->Apply(query, s.rotated.data());
   internal::UnpackBits(code, dim(), bits(), s.indices.data());
   internal::LookupCentroids(*codebook_, s.indices.data(), dim(), s.reconstructed.data());
   const float scale = internal::LoadSecondScalar(code + code_size());
-  return internal::FixedOrderDot(s.rotated.data(), s.reconstructed.data(), dim()) * scale;
+  return internal::FixedOrderDot(prepared.rotated.data(), s.reconstructed.data(), dim()) * scale;
 }
 
 }  // namespace turboquant

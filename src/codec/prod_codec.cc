@@ -92,15 +92,20 @@ void ProdCodec::DecodeOne(const uint8_t* code, float* vector) const {
   for (int i = 0; i < dim(); ++i) vector[i] *= norm;
 }
 
-float ProdCodec::EstimateInnerProduct(const float* query, const uint8_t* code) const {
+void ProdCodec::PrepareQuery(const float* query, PreparedQuery* prepared) const {
+  prepared->rotated.resize(dim());
+  prepared->projected.resize(dim());
+  rotation_->Apply(query, prepared->rotated.data());
+  qjl_rotation_->Apply(prepared->rotated.data(), prepared->projected.data());
+}
+
+float ProdCodec::EstimateInnerProduct(const PreparedQuery& prepared, const uint8_t* code) const {
   CodecScratch& s = CodecScratch::ForThread(dim());
-  rotation_->Apply(query, s.rotated.data());
-  qjl_rotation_->Apply(s.rotated.data(), s.projected.data());
   internal::UnpackBits(code, dim(), bits() - 1, s.indices.data());
   internal::LookupCentroids(*codebook_, s.indices.data(), dim(), s.reconstructed.data());
-  const float mse_part = internal::FixedOrderDot(s.rotated.data(), s.reconstructed.data(), dim());
+  const float mse_part = internal::FixedOrderDot(prepared.rotated.data(), s.reconstructed.data(), dim());
   UnpackSigns(code + MseBytes(options()), dim(), s, s.residual.data());
-  const float qjl_part = internal::FixedOrderDot(s.projected.data(), s.residual.data(), dim());
+  const float qjl_part = internal::FixedOrderDot(prepared.projected.data(), s.residual.data(), dim());
   const float gamma = internal::LoadSecondScalar(code + code_size());
   const float norm = internal::LoadNorm(code + code_size());
   return norm * (mse_part + gamma * qjl_scale_ * qjl_part);

@@ -1,0 +1,106 @@
+// TurboQuantIndex: approximate top-k search over TurboQuant codes.
+//
+// Zero training: vectors can be added at any time, from the first one. The
+// index keeps only the codes (and, with keep_vectors, the original float
+// vectors for exact re-ranking of the best candidates).
+//
+// Search pipeline (ARCHITECTURE.md section 2): rotate the query, build
+// per-query lookup tables, scan the 32-vector code blocks with SIMD
+// (u8 tables, u16 accumulation), keep the best `rescore` candidates, re-score
+// them with the exact float estimator of the codec, optionally re-rank the best
+// `rerank` with the original vectors, and return the top k.
+#ifndef TURBOQUANT_INDEX_H_
+#define TURBOQUANT_INDEX_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/types/span.h"
+#include "turboquant/codec.h"
+#include "turboquant/status.h"
+
+namespace turboquant {
+
+enum class Metric {
+  kInnerProduct,  // larger <q, x> is better; scores are inner products
+  kCosine,        // vectors and queries are normalized; scores are cosines
+  kL2,            // smaller ||q - x||^2 is better; scores are squared distances
+};
+const char* MetricName(Metric metric);  // "ip", "cosine", "l2"
+StatusOr<Metric> ParseMetric(const std::string& name);
+
+// The codec an index uses unless told otherwise. MSE with length
+// renormalization ranks better than ProdCodec at equal bits on every dataset
+// measured (README.md, "Choosing the codec").
+inline constexpr CodecKind kDefaultIndexCodec = CodecKind::kMse;
+
+struct IndexOptions {
+  int dim = 0;
+  int bits = 4;
+  CodecKind codec = kDefaultIndexCodec;
+  Metric metric = Metric::kInnerProduct;
+  uint64_t seed = CodecOptions().seed;
+  // Also keep the float32 vectors so that Search can re-rank exactly.
+  bool keep_vectors = false;
+};
+
+struct SearchParams {
+  int k = 10;
+  // Candidates kept from the SIMD scan and re-scored with the float estimator;
+  // 0 picks max(4 * k, 64).
+  int rescore = 0;
+  // With keep_vectors: re-rank this many of the best candidates with the
+  // original vectors (exact scores). 0 = no exact re-ranking.
+  int rerank = 0;
+  // Threads for this call; 0 = all hardware threads.
+  int threads = 1;
+  // If non-empty, only these ids can be returned (an allow-list).
+  std::vector<int64_t> allowed_ids;
+};
+
+// Row-major results: query q's j-th best is ids[q * k + j]. When fewer than k
+// vectors qualify, the remaining slots hold id -1 and score NaN.
+struct SearchResults {
+  int num_queries = 0;
+  int k = 0;
+  std::vector<int64_t> ids;
+  std::vector<float> scores;
+};
+
+struct IndexStats {
+  int64_t count = 0;        // live vectors
+  size_t code_bytes = 0;    // bytes of codes and per-vector scalars in memory
+  size_t vector_bytes = 0;  // bytes of kept float vectors
+  size_t bytes_per_vector = 0;  // codec code size
+};
+
+class TurboQuantIndex {
+ public:
+  // An in-memory index.
+  static StatusOr<std::unique_ptr<TurboQuantIndex>> Create(const IndexOptions& options);
+  ~TurboQuantIndex();
+
+  // Adds ids.size() vectors (vectors.size() == ids.size() * dim). Ids must be
+  // unique within the call and not yet in the index.
+  Status Add(absl::Span<const int64_t> ids, absl::Span<const float> vectors);
+
+  // Top-k for every query (queries.size() == num_queries * dim). Safe to call
+  // from many threads at once (concurrently with other searches).
+  StatusOr<SearchResults> Search(absl::Span<const float> queries, const SearchParams& params) const;
+
+  bool Contains(int64_t id) const;
+  int64_t size() const;
+  const IndexOptions& options() const;
+  IndexStats Stats() const;
+
+ private:
+  class Impl;
+  explicit TurboQuantIndex(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace turboquant
+
+#endif  // TURBOQUANT_INDEX_H_
