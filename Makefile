@@ -1,12 +1,14 @@
 # Thin wrapper over CMake. The two commands a new user needs:
 #   make demo   install missing Debian packages, build, run the demo on Fashion-MNIST
 #   make test   install missing Debian packages, build, run every test through ctest
+#               (Release, then AddressSanitizer+UBSan, ThreadSanitizer on the
+#               concurrency test, and a bounded libFuzzer run)
 BUILD_DIR ?= build
-ASAN_BUILD_DIR ?= build-asan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build demo test test-asan clean
+.PHONY: all deps build demo test test-release test-asan test-tsan fuzz clean
 
 all: build
 
@@ -22,15 +24,36 @@ build: deps $(BUILD_DIR)/CMakeCache.txt
 demo: build
 	$(BUILD_DIR)/tools/tqindex demo
 
-test: build
+# Sanitizer and fuzz runs first, so that the closing lines are the Release
+# ctest summary.
+test: fuzz test-tsan test-asan test-release
+
+test-release: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 # The same suite under AddressSanitizer + UBSan, in its own build directory.
 test-asan: deps
-	cmake -S . -B $(ASAN_BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTQ_SANITIZE=address \
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTQ_SANITIZE=address \
 	  -DTQ_BUILD_BENCHMARKS=OFF $(CMAKE_FLAGS)
-	cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
-	cd $(ASAN_BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ctest --output-on-failure -j $(JOBS)
+
+# Readers racing a writer that adds, removes, seals and compacts.
+test-tsan: deps
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTQ_SANITIZE=thread \
+	  -DTQ_BUILD_BENCHMARKS=OFF -DTQ_BUILD_TOOLS=OFF $(CMAKE_FLAGS)
+	cmake --build build-tsan -j $(JOBS) --target concurrency_test
+	cd build-tsan && ctest --output-on-failure -R ConcurrencyTest
+
+# The segment reader under libFuzzer (Debian clang), seeded from tests/fuzz/corpus.
+fuzz: deps
+	cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+	  -DTQ_SANITIZE=address -DTQ_BUILD_FUZZERS=ON -DTQ_BUILD_TESTS=OFF -DTQ_BUILD_TOOLS=OFF \
+	  -DTQ_BUILD_BENCHMARKS=OFF $(CMAKE_FLAGS)
+	cmake --build build-fuzz -j $(JOBS) --target segment_fuzzer
+	rm -rf build-fuzz/corpus && cp -r tests/fuzz/corpus build-fuzz/corpus
+	build-fuzz/tests/fuzz/segment_fuzzer -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 \
+	  build-fuzz/corpus
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR)
+	rm -rf $(BUILD_DIR) build-asan build-tsan build-fuzz

@@ -70,21 +70,46 @@ struct SearchResults {
 };
 
 struct IndexStats {
-  int64_t count = 0;        // live vectors
-  size_t code_bytes = 0;    // bytes of codes and per-vector scalars in memory
-  size_t vector_bytes = 0;  // bytes of kept float vectors
+  int64_t count = 0;            // live vectors
+  int64_t deleted = 0;          // deleted rows still stored (until Compact)
+  int64_t unsealed = 0;         // rows in the write-ahead, not yet in a segment file
+  int64_t segments = 0;         // segments searched (sealed + in memory)
+  size_t code_bytes = 0;        // bytes of codes and per-vector scalars
+  size_t vector_bytes = 0;      // bytes of kept float vectors
   size_t bytes_per_vector = 0;  // codec code size
+  uint64_t bytes_on_disk = 0;   // segment files + catalog (0 in memory)
+};
+
+// Tuning of a durable collection.
+struct CollectionOptions {
+  // Unsealed rows are written to a segment file once there are this many.
+  int64_t seal_rows = 1 << 20;
 };
 
 class TurboQuantIndex {
  public:
   // An in-memory index.
   static StatusOr<std::unique_ptr<TurboQuantIndex>> Create(const IndexOptions& options);
+  // A new durable collection in directory `dir` (created; must not exist or
+  // be empty): DIR/catalog (RocksDB) and DIR/segments/*.tqs.
+  static StatusOr<std::unique_ptr<TurboQuantIndex>> Create(const std::string& dir,
+                                                           const IndexOptions& options,
+                                                           const CollectionOptions& tuning = {});
+  // Opens a durable collection, replaying acknowledged writes that were not
+  // sealed yet. Segment files are mapped, not read.
+  static StatusOr<std::unique_ptr<TurboQuantIndex>> Open(const std::string& dir,
+                                                         const CollectionOptions& tuning = {});
   ~TurboQuantIndex();
 
   // Adds ids.size() vectors (vectors.size() == ids.size() * dim). Ids must be
-  // unique within the call and not yet in the index.
+  // unique within the call; an id already in the index is replaced (upsert).
+  // Durable collections return only after the write is synced to disk.
   Status Add(absl::Span<const int64_t> ids, absl::Span<const float> vectors);
+  // Deletes the ids that are present; returns how many were.
+  StatusOr<int64_t> Remove(absl::Span<const int64_t> ids);
+  // The stored vector of an id: the original with keep_vectors, else the
+  // codec's reconstruction. NotFound if absent.
+  StatusOr<std::vector<float>> Get(int64_t id) const;
 
   // Top-k for every query (queries.size() == num_queries * dim). Safe to call
   // from many threads at once (concurrently with other searches).
@@ -94,6 +119,18 @@ class TurboQuantIndex {
   int64_t size() const;
   const IndexOptions& options() const;
   IndexStats Stats() const;
+
+  // Seals every unsealed row into a segment file (durable collections).
+  Status Flush();
+  // Rewrites segments without their deleted rows and swaps them in
+  // atomically; searches keep running on the snapshot they started with.
+  Status Compact();
+  // Checks every checksum and the manifest against the files; DataLoss names
+  // the damaged file.
+  Status Verify() const;
+  // A consistent copy of the collection in `dir` (RocksDB checkpoint + hard
+  // links of the immutable segment files).
+  Status Backup(const std::string& dir) const;
 
  private:
   class Impl;

@@ -124,6 +124,15 @@ Codebook::Codebook(int dim, int bits) : dim_(dim), bits_(bits) {
   centroids_.assign(centroids.begin(), centroids.end());
   boundaries_.assign(cuts.begin(), cuts.end());
   expected_unit_mse_ = dim * CoordinateMse(density, centroids);
+  if (levels() <= kTableSize) {
+    const int last = levels() - 2;  // the largest boundary index
+    for (int s = 0; s < 4; ++s) {
+      for (int k = 0; k < kTableSize; ++k) {
+        search_tables_[s][k] = boundaries_[std::min(k + (1 << s) - 1, last)];
+      }
+    }
+    for (int k = 0; k < kTableSize; ++k) padded_centroids_[k] = centroids_[std::min(k, levels() - 1)];
+  }
 }
 
 std::shared_ptr<const Codebook> Codebook::Get(int dim, int bits) {

@@ -7,6 +7,7 @@
 #ifndef TURBOQUANT_SRC_CODEC_CODEBOOK_H_
 #define TURBOQUANT_SRC_CODEC_CODEBOOK_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -31,6 +32,14 @@ class Codebook {
   // E||u - u_hat||^2 for a unit vector u: dim times the per-coordinate MSE.
   double expected_unit_mse() const { return expected_unit_mse_; }
 
+  // Lookup tables of the SIMD quantizer (quantize-inl.h), for levels <= 16:
+  // search_table(s)[k] = boundaries[min(k + 2^s - 1, levels - 2)] is the
+  // threshold a binary search at index k compares with when its step is 2^s,
+  // and padded_centroids() holds the centroids in 16 entries.
+  static constexpr int kTableSize = 16;
+  const float* search_table(int log2_step) const { return search_tables_[log2_step].data(); }
+  const float* padded_centroids() const { return padded_centroids_.data(); }
+
   // Reference quantizer: index = number of boundaries strictly below y[i].
   void QuantizeScalar(const float* y, size_t n, uint8_t* indices) const;
   // The same result with Highway SIMD (dispatched to the best target).
@@ -44,6 +53,8 @@ class Codebook {
   std::vector<float> centroids_;
   std::vector<float> boundaries_;
   double expected_unit_mse_;
+  std::array<std::array<float, kTableSize>, 4> search_tables_{};
+  std::array<float, kTableSize> padded_centroids_{};
 };
 
 }  // namespace turboquant::internal

@@ -1,6 +1,6 @@
-// Steps shared by both codecs: splitting a vector into norm and rotated
-// direction, reconstructing the rotated direction from indices, and the
-// placement of the two trailing float scalars in a code.
+// Steps shared by both codecs: the reference encoder, reconstructing the
+// rotated direction from indices, and the placement of the two trailing float
+// scalars in a code.
 #ifndef TURBOQUANT_SRC_CODEC_ENCODE_STEPS_H_
 #define TURBOQUANT_SRC_CODEC_ENCODE_STEPS_H_
 
@@ -21,9 +21,10 @@ struct CodecScratch {
   static CodecScratch& ForThread(int dim);
 };
 
-// rotated = R * (x / ||x||); returns ||x||. A zero vector gives rotated = 0.
-float RotateDirection(const Rotation& rotation, const float* x, CodecScratch& scratch,
-                      float* rotated);
+// The encoder one plain scalar step at a time: the definition of a code. The
+// fused kernels (encode_kernels.h) must reproduce it bit for bit; codecs with
+// a dense rotation encode through it.
+void EncodeReference(const Codec& codec, const float* vector, uint8_t* code);
 
 // out[i] = centroid of indices[i].
 void LookupCentroids(const Codebook& codebook, const uint8_t* indices, size_t n, float* out);

@@ -12,63 +12,16 @@
 #include "hwy/highway.h"
 #include "src/codec/hadamard-inl.h"
 
-#include <cmath>
-#include <cstring>
-#include <utility>
-#include <vector>
-
-#ifndef TURBOQUANT_SRC_CODEC_HADAMARD_PLAN_
-#define TURBOQUANT_SRC_CODEC_HADAMARD_PLAN_
-namespace turboquant::internal {
-
-struct HadamardBlock {
-  size_t offset;
-  size_t size;  // a power of two
-};
-
-struct HadamardPlan {
-  static constexpr int kRounds = 3;
-  size_t dim = 0;
-  std::vector<HadamardBlock> blocks;
-  std::vector<float> signs[kRounds];           // +-1/sqrt(block size) per coordinate
-  std::vector<uint32_t> permutations[kRounds - 1];  // empty when dim is a power of two
-};
-
-}  // namespace turboquant::internal
-#endif
-
 HWY_BEFORE_NAMESPACE();
 namespace turboquant::internal {
 namespace HWY_NAMESPACE {
 
-void TransformBlocks(const HadamardPlan& plan, float* x) {
-  for (const HadamardBlock& block : plan.blocks) FastWalshHadamard(x + block.offset, block.size);
-}
-
 void HadamardForward(const HadamardPlan& plan, const float* in, float* out, float* scratch) {
-  std::memcpy(out, in, plan.dim * sizeof(float));
-  for (int r = 0; r < HadamardPlan::kRounds; ++r) {
-    MultiplySigns(plan.signs[r].data(), out, plan.dim);
-    TransformBlocks(plan, out);
-    if (r + 1 < HadamardPlan::kRounds && !plan.permutations[r].empty()) {
-      const uint32_t* perm = plan.permutations[r].data();
-      for (size_t i = 0; i < plan.dim; ++i) scratch[i] = out[perm[i]];
-      std::memcpy(out, scratch, plan.dim * sizeof(float));
-    }
-  }
+  RotateForward<RoundLoad::kSigns>(plan, in, 1.0f, out, scratch);
 }
 
 void HadamardInverse(const HadamardPlan& plan, const float* in, float* out, float* scratch) {
-  std::memcpy(out, in, plan.dim * sizeof(float));
-  for (int r = HadamardPlan::kRounds - 1; r >= 0; --r) {
-    if (r + 1 < HadamardPlan::kRounds && !plan.permutations[r].empty()) {
-      const uint32_t* perm = plan.permutations[r].data();
-      for (size_t i = 0; i < plan.dim; ++i) scratch[perm[i]] = out[i];
-      std::memcpy(out, scratch, plan.dim * sizeof(float));
-    }
-    TransformBlocks(plan, out);
-    MultiplySigns(plan.signs[r].data(), out, plan.dim);
-  }
+  RotateInverse(plan, in, out, scratch);
 }
 
 }  // namespace HWY_NAMESPACE
@@ -76,6 +29,11 @@ void HadamardInverse(const HadamardPlan& plan, const float* in, float* out, floa
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include <cmath>
+#include <cstring>
+#include <utility>
+#include <vector>
+
 #include "src/codec/hadamard_rotation.h"
 #include "src/util/random.h"
 
@@ -92,7 +50,9 @@ float* Scratch(size_t dim) {
   return scratch.data();
 }
 
-HadamardPlan MakePlan(int dim, uint64_t seed) {
+}  // namespace
+
+HadamardPlan MakeHadamardPlan(int dim, uint64_t seed) {
   HadamardPlan plan;
   plan.dim = static_cast<size_t>(dim);
   for (size_t offset = 0, size = size_t{1} << 30; offset < plan.dim; size >>= 1) {
@@ -121,10 +81,34 @@ HadamardPlan MakePlan(int dim, uint64_t seed) {
   return plan;
 }
 
-}  // namespace
+// The definition of the rotation, one plain step at a time.
+void HadamardForwardReference(const HadamardPlan& plan, const float* in, float* out) {
+  std::vector<float> scratch(plan.dim);
+  std::memcpy(out, in, plan.dim * sizeof(float));
+  for (int r = 0; r < HadamardPlan::kRounds; ++r) {
+    for (size_t i = 0; i < plan.dim; ++i) out[i] *= plan.signs[r][i];
+    for (const HadamardBlock& block : plan.blocks) {
+      float* x = out + block.offset;
+      for (size_t h = 1; h < block.size; h <<= 1) {
+        for (size_t i = 0; i < block.size; i += 2 * h) {
+          for (size_t j = i; j < i + h; ++j) {
+            const float a = x[j];
+            const float b = x[j + h];
+            x[j] = a + b;
+            x[j + h] = a - b;
+          }
+        }
+      }
+    }
+    if (r + 1 < HadamardPlan::kRounds && !plan.permutations[r].empty()) {
+      for (size_t i = 0; i < plan.dim; ++i) scratch[i] = out[plan.permutations[r][i]];
+      std::memcpy(out, scratch.data(), plan.dim * sizeof(float));
+    }
+  }
+}
 
 HadamardRotation::HadamardRotation(int dim, uint64_t seed)
-    : Rotation(dim), plan_(std::make_unique<HadamardPlan>(MakePlan(dim, seed))) {}
+    : Rotation(dim), plan_(std::make_unique<HadamardPlan>(MakeHadamardPlan(dim, seed))) {}
 
 HadamardRotation::~HadamardRotation() = default;
 

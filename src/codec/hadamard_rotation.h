@@ -3,11 +3,10 @@
 
 #include <memory>
 
+#include "src/codec/hadamard_plan.h"
 #include "src/codec/rotation.h"
 
 namespace turboquant::internal {
-
-struct HadamardPlan;
 
 // Seeded randomized Hadamard transform; see hadamard_rotation.cc.
 class HadamardRotation final : public Rotation {
@@ -17,6 +16,7 @@ class HadamardRotation final : public Rotation {
 
   void Apply(const float* in, float* out) const override;
   void ApplyTranspose(const float* in, float* out) const override;
+  const HadamardPlan* hadamard_plan() const override { return plan_.get(); }
 
  private:
   std::unique_ptr<const HadamardPlan> plan_;

@@ -6,6 +6,7 @@
 // of the shrinkage bias that <q, ||x|| u_hat> has (E<u_hat, u> = ||u_hat||^2 < 1).
 #include "absl/strings/str_format.h"
 #include "src/codec/bitpack.h"
+#include "src/codec/encode_kernels.h"
 #include "src/codec/encode_steps.h"
 #include "src/util/fixed_order_sum.h"
 #include "src/util/random.h"
@@ -39,14 +40,7 @@ StatusOr<std::unique_ptr<MseCodec>> MseCodec::Create(const CodecOptions& options
 }
 
 void MseCodec::EncodeOne(const float* vector, uint8_t* code) const {
-  CodecScratch& s = CodecScratch::ForThread(dim());
-  const float norm = internal::RotateDirection(*rotation_, vector, s, s.rotated.data());
-  codebook_->Quantize(s.rotated.data(), dim(), s.indices.data());
-  internal::PackBits(s.indices.data(), dim(), bits(), code);
-  internal::LookupCentroids(*codebook_, s.indices.data(), dim(), s.reconstructed.data());
-  const float alignment = internal::FixedOrderDot(s.reconstructed.data(), s.rotated.data(), dim());
-  const float scale = alignment > 0.0f ? norm / alignment : norm;
-  internal::StoreScalars(norm, scale, code + code_size());
+  internal::EncodeRows(*this, vector, 1, code);
 }
 
 void MseCodec::DecodeOne(const uint8_t* code, float* vector) const {

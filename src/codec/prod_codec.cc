@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "src/codec/bitpack.h"
+#include "src/codec/encode_kernels.h"
 #include "src/codec/encode_steps.h"
 #include "src/util/fixed_order_sum.h"
 #include "src/util/random.h"
@@ -63,17 +64,7 @@ StatusOr<std::unique_ptr<ProdCodec>> ProdCodec::Create(const CodecOptions& optio
 }
 
 void ProdCodec::EncodeOne(const float* vector, uint8_t* code) const {
-  CodecScratch& s = CodecScratch::ForThread(dim());
-  const float norm = internal::RotateDirection(*rotation_, vector, s, s.rotated.data());
-  codebook_->Quantize(s.rotated.data(), dim(), s.indices.data());
-  internal::PackBits(s.indices.data(), dim(), bits() - 1, code);
-  internal::LookupCentroids(*codebook_, s.indices.data(), dim(), s.reconstructed.data());
-  for (int i = 0; i < dim(); ++i) s.residual[i] = s.rotated[i] - s.reconstructed[i];
-  const float gamma = std::sqrt(internal::FixedOrderSquaredNorm(s.residual.data(), dim()));
-  qjl_rotation_->Apply(s.residual.data(), s.projected.data());
-  for (int i = 0; i < dim(); ++i) s.indices[i] = s.projected[i] >= 0.0f ? 1 : 0;
-  internal::PackBits(s.indices.data(), dim(), 1, code + MseBytes(options()));
-  internal::StoreScalars(norm, gamma, code + code_size());
+  internal::EncodeRows(*this, vector, 1, code);
 }
 
 void ProdCodec::DecodeOne(const uint8_t* code, float* vector) const {

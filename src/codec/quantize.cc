@@ -1,37 +1,17 @@
-// SIMD nearest-centroid search of Codebook::Quantize. For up to 4 bits the
-// index is the count of thresholds below y, 15 compares per vector at most,
-// which beats a gather-based binary search; wider codebooks use the scalar
-// binary search of Codebook::QuantizeScalar. Both give identical indices.
+// Codebook::Quantize: the SIMD quantizer of quantize-inl.h behind dynamic
+// dispatch. Gives the same indices as Codebook::QuantizeScalar.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "src/codec/quantize.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
-
-#include "src/codec/codebook.h"
+#include "src/codec/quantize-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace turboquant::internal {
 namespace HWY_NAMESPACE {
-namespace hn = hwy::HWY_NAMESPACE;
 
-// Returns how many leading values were quantized (a multiple of the lanes).
-size_t CountBoundariesBelow(const float* boundaries, size_t num_boundaries, const float* y,
-                            size_t n, uint8_t* indices) {
-  const hn::ScalableTag<float> d;
-  const hn::RebindToSigned<decltype(d)> di;
-  const hn::Rebind<uint8_t, decltype(d)> d8;
-  const size_t lanes = hn::Lanes(d);
-  size_t i = 0;
-  for (; i + lanes <= n; i += lanes) {
-    const auto v = hn::LoadU(d, y + i);
-    auto count = hn::Zero(di);
-    for (size_t j = 0; j < num_boundaries; ++j) {
-      const auto above = hn::RebindMask(di, hn::Gt(v, hn::Set(d, boundaries[j])));
-      count = hn::Sub(count, hn::VecFromMask(di, above));  // a true mask is -1
-    }
-    hn::StoreU(hn::DemoteTo(d8, count), d8, indices + i);
-  }
-  return i;
+void QuantizeIndices(const Codebook& codebook, const float* y, size_t n, uint8_t* indices) {
+  QuantizeAndReconstruct(hn::ScalableTag<float>(), codebook, y, n, indices, nullptr, nullptr);
 }
 
 }  // namespace HWY_NAMESPACE
@@ -41,15 +21,10 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace turboquant::internal {
 
-HWY_EXPORT(CountBoundariesBelow);
+HWY_EXPORT(QuantizeIndices);
 
 void Codebook::Quantize(const float* y, size_t n, uint8_t* indices) const {
-  size_t done = 0;
-  if (bits_ <= 4) {
-    done = HWY_DYNAMIC_DISPATCH(CountBoundariesBelow)(boundaries_.data(), boundaries_.size(), y,
-                                                       n, indices);
-  }
-  QuantizeScalar(y + done, n - done, indices + done);
+  HWY_DYNAMIC_DISPATCH(QuantizeIndices)(*this, y, n, indices);
 }
 
 }  // namespace turboquant::internal

@@ -11,6 +11,8 @@
 
 namespace turboquant::internal {
 
+struct HadamardPlan;
+
 class Rotation {
  public:
   static StatusOr<std::unique_ptr<Rotation>> Create(RotationKind kind, int dim, uint64_t seed);
@@ -21,6 +23,9 @@ class Rotation {
   virtual void Apply(const float* in, float* out) const = 0;
   // out = R^T * in (the inverse). `in` and `out` must not overlap.
   virtual void ApplyTranspose(const float* in, float* out) const = 0;
+  // The plan of a randomized Hadamard rotation, which the fused encode
+  // kernels run directly; nullptr for other rotations.
+  virtual const HadamardPlan* hadamard_plan() const { return nullptr; }
 
  protected:
   explicit Rotation(int dim) : dim_(dim) {}

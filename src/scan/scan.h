@@ -7,13 +7,24 @@
 // blocks (SoA). The scan returns, per query, the best `keep` rows by an
 // approximate score; the index re-scores those with the exact float estimator
 // (ScanLayout::ExtractCode + Codec::EstimateInnerProduct).
+//
+// Which codes take the fast path: every code whose MSE index has 1..4 bits
+// (mse bits 1..4, prod bits 2..5), scored with u8 nibble tables (pshufb) on
+// every SIMD target; on AVX-512 VNNI CPUs the MSE part of 3/4-bit indices is
+// scored with int8 dot products instead (query_tables.h, Int8Codebook). Wider
+// indices (mse 5..8, prod 6..8) are stored as the flat packed bytes,
+// transposed, and scored with the float estimator (exact, slower). See
+// src/scan/scan_layout.h for the byte layout, src/scan/lut_scan.cc for the
+// kernels, src/scan/scan_reference.cc for the scalar statements.
 #ifndef TURBOQUANT_SRC_SCAN_SCAN_H_
 #define TURBOQUANT_SRC_SCAN_SCAN_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "turboquant/codec.h"
 
 namespace turboquant::internal {
@@ -33,10 +44,22 @@ struct Candidate {
 
 class ScanLayout {
  public:
+  // The codec must outlive the layout.
   explicit ScanLayout(const Codec& codec);
   ~ScanLayout();
   ScanLayout(ScanLayout&&) noexcept;
   ScanLayout& operator=(ScanLayout&&) noexcept;
+
+  // A read-only layout over memory someone else owns (e.g. an mmapped
+  // segment file) that holds what block_data()/norm_data()/scalar_data() of a
+  // layout of `rows` rows and the same codec returned: ceil(rows / 32) *
+  // block_bytes() bytes and ceil(rows / 32) * 32 floats each. The memory must
+  // outlive the layout; 64-byte alignment of `blocks` is best for speed.
+  // Append on a view first copies it into owned memory.
+  static ScanLayout View(const Codec& codec, size_t rows, const uint8_t* blocks,
+                         const float* norms, const float* scalars);
+  // An owning deep copy.
+  ScanLayout Clone() const;
 
   // Appends n flat codec codes (n * codec.code_size() bytes).
   void Append(const uint8_t* codes, size_t n);
@@ -44,30 +67,47 @@ class ScanLayout {
   size_t num_blocks() const;
   // Writes row's flat codec code (codec.code_size() bytes).
   void ExtractCode(size_t row, uint8_t* code) const;
-  // Bytes held (blocks + per-vector floats).
+  // Bytes held (blocks + per-vector floats; for a view, the bytes it spans).
   size_t memory_bytes() const;
+  // Bytes of one 32-vector block (a function of the codec only).
+  size_t block_bytes() const;
+  // The raw storage, for writing segment files: num_blocks() * block_bytes()
+  // bytes, and num_blocks() * 32 floats each (an internal order per block).
+  absl::Span<const uint8_t> block_data() const;
+  absl::Span<const float> norm_data() const;
+  absl::Span<const float> scalar_data() const;
+  // Bytes one full scan of all blocks reads (code blocks + per-vector floats).
+  size_t scan_bytes() const;
+  // True when the codes take the nibble-table (SIMD) path, false for the
+  // generic float path (MSE indices wider than 4 bits).
+  bool uses_lookup_tables() const;
+
+  // Internals for the kernels and tests (src/scan/scan_layout.h).
+  struct Data;
+  const Data& data() const { return *data_; }
 
  private:
-  friend class QueryTables;
-  friend void ScanForCandidates(const ScanLayout&, const class QueryTables&, size_t, size_t,
-                                const uint64_t*, size_t, std::vector<std::vector<Candidate>>*);
-  struct Data;
+  void Reserve(size_t blocks);
   std::unique_ptr<Data> data_;
 };
 
 // Lookup tables of a batch of queries for one codec.
 class QueryTables {
  public:
-  // queries: num_queries * dim floats (raw, not rotated).
+  // queries: num_queries * dim floats (raw, not rotated). The codec must
+  // outlive the tables.
   QueryTables(const Codec& codec, const float* queries, size_t num_queries,
               ScanObjective objective);
   ~QueryTables();
+  QueryTables(QueryTables&&) noexcept;
+  QueryTables& operator=(QueryTables&&) noexcept;
   size_t num_queries() const;
 
- private:
-  friend void ScanForCandidates(const ScanLayout&, const QueryTables&, size_t, size_t,
-                                const uint64_t*, size_t, std::vector<std::vector<Candidate>>*);
+  // Internals for the kernels and tests (src/scan/query_tables.h).
   struct Data;
+  const Data& data() const { return *data_; }
+
+ private:
   std::unique_ptr<Data> data_;
 };
 
@@ -75,12 +115,14 @@ class QueryTables {
 // into (*best)[q] the best `keep` rows by approximate score (unsorted is fine;
 // the vector holds at most `keep` entries on return). `allowed` is null or a
 // bitmap over rows (bit r set = row r may be returned). Thread-safe for
-// concurrent calls on distinct `best` outputs.
+// concurrent calls on distinct `best` outputs. `best` is resized to
+// num_queries if it is smaller.
 void ScanForCandidates(const ScanLayout& layout, const QueryTables& tables, size_t block_begin,
                        size_t block_end, const uint64_t* allowed, size_t keep,
                        std::vector<std::vector<Candidate>>* best);
 
-// The same result computed with plain scalar float code, for tests.
+// The same result computed with plain scalar float code (the exact float
+// estimator of the codec on every row), for tests.
 void ScanForCandidatesReference(const ScanLayout& layout, const Codec& codec, const float* queries,
                                 size_t num_queries, ScanObjective objective, const uint64_t* allowed,
                                 size_t keep, std::vector<std::vector<Candidate>>* best);

@@ -1,0 +1,19 @@
+// Runs independent pieces of a search on several threads.
+#ifndef TURBOQUANT_SRC_INDEX_PARALLEL_H_
+#define TURBOQUANT_SRC_INDEX_PARALLEL_H_
+
+#include <cstddef>
+#include <functional>
+
+namespace turboquant::internal {
+
+// Resolves a requested thread count: 0 means every hardware thread.
+int ResolveThreads(int requested);
+
+// Calls fn(task) for task in [0, num_tasks) on up to `threads` threads (the
+// caller's thread is one of them); returns when all are done.
+void ParallelFor(size_t num_tasks, int threads, const std::function<void(size_t)>& fn);
+
+}  // namespace turboquant::internal
+
+#endif  // TURBOQUANT_SRC_INDEX_PARALLEL_H_

@@ -1,0 +1,40 @@
+#include "src/index/segment.h"
+
+#include <unistd.h>
+
+namespace turboquant::internal {
+
+Segment::Segment(ScanLayout layout, std::vector<int64_t> ids, std::vector<float> vectors,
+                 std::vector<uint64_t> sequences)
+    : layout_(std::move(layout)),
+      owned_ids_(std::move(ids)),
+      owned_vectors_(std::move(vectors)),
+      sequences_(std::move(sequences)),
+      ids_(owned_ids_.data()),
+      vectors_(owned_vectors_.empty() ? nullptr : owned_vectors_.data()) {}
+
+Segment::Segment(uint64_t segment_id, const Codec& codec, std::unique_ptr<storage::SegmentFile> file)
+    : segment_id_(segment_id),
+      file_(std::move(file)),
+      layout_(ScanLayout::View(codec, file_->contents().rows, file_->contents().blocks.data(),
+                               file_->contents().norms.data(), file_->contents().scalars.data())),
+      ids_(file_->contents().ids.data()),
+      vectors_(file_->contents().vectors.empty() ? nullptr : file_->contents().vectors.data()) {}
+
+Segment::~Segment() {
+  if (obsolete_ && file_ != nullptr) ::unlink(file_->path().c_str());
+}
+
+storage::SegmentContents Segment::Contents(int dim) const {
+  storage::SegmentContents contents;
+  contents.rows = rows();
+  contents.block_bytes = layout_.block_bytes();
+  contents.blocks = layout_.block_data();
+  contents.norms = layout_.norm_data();
+  contents.scalars = layout_.scalar_data();
+  contents.ids = ids();
+  if (vectors_ != nullptr) contents.vectors = {vectors_, rows() * static_cast<size_t>(dim)};
+  return contents;
+}
+
+}  // namespace turboquant::internal

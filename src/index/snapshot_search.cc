@@ -1,0 +1,182 @@
+#include "src/index/snapshot_search.h"
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+
+#include "absl/container/flat_hash_set.h"
+#include "src/index/parallel.h"
+
+namespace turboquant::internal {
+namespace {
+
+constexpr size_t kQueriesPerChunk = 32;
+constexpr size_t kMinBlocksPerRange = 256;
+
+// A candidate somewhere in the snapshot.
+struct Hit {
+  float score;
+  uint32_t segment;
+  uint32_t row;
+};
+
+bool BetterHit(const Hit& a, const Hit& b) {
+  if (a.score != b.score) return a.score > b.score;
+  return a.segment != b.segment ? a.segment < b.segment : a.row < b.row;
+}
+
+void KeepBestHits(std::vector<Hit>* hits, size_t k) {
+  if (hits->size() > k) {
+    std::nth_element(hits->begin(), hits->begin() + k, hits->end(), BetterHit);
+    hits->resize(k);
+  }
+  std::sort(hits->begin(), hits->end(), BetterHit);
+}
+
+ScanObjective ObjectiveFor(Metric metric) {
+  return metric == Metric::kL2 ? ScanObjective::kNegativeL2Partial : ScanObjective::kInnerProduct;
+}
+
+// Per segment: the rows a search may return (live and allowed), or null when
+// every row may be returned.
+std::vector<LiveRows> SearchableRows(const Snapshot& snapshot,
+                                     const std::vector<int64_t>& allowed_ids) {
+  std::vector<LiveRows> rows(snapshot.segments.size());
+  if (allowed_ids.empty()) {
+    for (size_t s = 0; s < rows.size(); ++s) rows[s] = snapshot.segments[s].live;
+    return rows;
+  }
+  const absl::flat_hash_set<int64_t> allowed(allowed_ids.begin(), allowed_ids.end());
+  for (size_t s = 0; s < rows.size(); ++s) {
+    const SnapshotSegment& seg = snapshot.segments[s];
+    auto bitmap = std::make_shared<std::vector<uint64_t>>((seg.segment->rows() + 63) / 64, 0);
+    for (size_t row = 0; row < seg.segment->rows(); ++row) {
+      if (IsLive(seg.live, row) && allowed.contains(seg.segment->id(row))) {
+        (*bitmap)[row / 64] |= uint64_t{1} << (row % 64);
+      }
+    }
+    rows[s] = std::move(bitmap);
+  }
+  return rows;
+}
+
+struct ScanTask {
+  size_t chunk, segment, block_begin, block_end;
+};
+
+// (query chunk) x (segment, block range): many queries split by chunk; a few
+// queries over a big segment split by block range, so one query still uses
+// every thread.
+std::vector<ScanTask> PlanScanTasks(const Snapshot& snapshot, size_t num_chunks, int threads) {
+  std::vector<ScanTask> tasks;
+  for (size_t s = 0; s < snapshot.segments.size(); ++s) {
+    const size_t blocks = snapshot.segments[s].segment->layout().num_blocks();
+    size_t ranges = 1;
+    if (num_chunks < static_cast<size_t>(threads)) {
+      ranges = std::clamp<size_t>(threads / num_chunks, 1,
+                                  std::max<size_t>(1, blocks / kMinBlocksPerRange));
+    }
+    for (size_t c = 0; c < num_chunks; ++c) {
+      for (size_t r = 0; r < ranges; ++r) {
+        tasks.push_back({c, s, blocks * r / ranges, blocks * (r + 1) / ranges});
+      }
+    }
+  }
+  return tasks;
+}
+
+std::vector<std::vector<Hit>> ScanSnapshot(const Snapshot& snapshot, const Codec& codec,
+                                           const IndexOptions& options,
+                                           const SearchRequest& request,
+                                           const std::vector<LiveRows>& searchable) {
+  const size_t num_chunks = (request.num_queries + kQueriesPerChunk - 1) / kQueriesPerChunk;
+  std::vector<std::optional<QueryTables>> tables(num_chunks);
+  ParallelFor(num_chunks, request.threads, [&](size_t c) {
+    const size_t first = c * kQueriesPerChunk;
+    const size_t count = std::min(kQueriesPerChunk, request.num_queries - first);
+    tables[c].emplace(codec, &request.queries[first * options.dim], count,
+                      ObjectiveFor(options.metric));
+  });
+  const std::vector<ScanTask> tasks = PlanScanTasks(snapshot, num_chunks, request.threads);
+  std::vector<std::vector<std::vector<Candidate>>> found(tasks.size());
+  ParallelFor(tasks.size(), request.threads, [&](size_t t) {
+    const ScanTask& task = tasks[t];
+    const LiveRows& rows = searchable[task.segment];
+    ScanForCandidates(snapshot.segments[task.segment].segment->layout(), *tables[task.chunk],
+                      task.block_begin, task.block_end, rows ? rows->data() : nullptr,
+                      request.rescore, &found[t]);
+  });
+  std::vector<std::vector<Hit>> hits(request.num_queries);
+  for (size_t t = 0; t < tasks.size(); ++t) {
+    for (size_t q = 0; q < found[t].size(); ++q) {
+      auto& into = hits[tasks[t].chunk * kQueriesPerChunk + q];
+      for (const Candidate& c : found[t][q]) {
+        into.push_back({c.score, static_cast<uint32_t>(tasks[t].segment), c.row});
+      }
+    }
+  }
+  return hits;
+}
+
+// The float estimate of the codec (and, with rerank, exact scores from the
+// kept vectors) for the best hits; returns the best k, best first.
+std::vector<Hit> Rescore(const Snapshot& snapshot, const Codec& codec, const IndexOptions& options,
+                         const SearchRequest& request, const float* query, std::vector<Hit> hits) {
+  KeepBestHits(&hits, request.rescore);
+  Codec::PreparedQuery prepared;
+  codec.PrepareQuery(query, &prepared);
+  std::vector<uint8_t> code(codec.code_size());
+  for (Hit& hit : hits) {
+    snapshot.segments[hit.segment].segment->layout().ExtractCode(hit.row, code.data());
+    const float ip = codec.EstimateInnerProduct(prepared, code.data());
+    const float norm = codec.StoredNorm(code.data());
+    hit.score = options.metric == Metric::kL2 ? 2 * ip - norm * norm : ip;
+  }
+  KeepBestHits(&hits, std::max(request.k, request.rerank));
+  if (request.rerank == 0) return hits;
+  hits.resize(std::min(request.rerank, hits.size()));
+  for (Hit& hit : hits) {
+    const float* x = snapshot.segments[hit.segment].segment->vector(hit.row, options.dim);
+    double ip = 0, norm2 = 0;
+    for (int j = 0; j < options.dim; ++j) {
+      ip += static_cast<double>(query[j]) * x[j];
+      norm2 += static_cast<double>(x[j]) * x[j];
+    }
+    hit.score = static_cast<float>(options.metric == Metric::kL2 ? 2 * ip - norm2 : ip);
+  }
+  KeepBestHits(&hits, request.k);
+  return hits;
+}
+
+}  // namespace
+
+SearchResults SearchSnapshot(const Snapshot& snapshot, const Codec& codec,
+                             const IndexOptions& options, const SearchRequest& request,
+                             const std::vector<int64_t>& allowed_ids) {
+  SearchResults results;
+  results.num_queries = static_cast<int>(request.num_queries);
+  if (snapshot.live_count() == 0) return results;  // an empty index has no results
+  results.k = static_cast<int>(request.k);
+  results.ids.assign(request.num_queries * request.k, -1);
+  results.scores.assign(request.num_queries * request.k, std::nanf(""));
+  const std::vector<LiveRows> searchable = SearchableRows(snapshot, allowed_ids);
+  std::vector<std::vector<Hit>> hits = ScanSnapshot(snapshot, codec, options, request, searchable);
+  ParallelFor(request.num_queries, request.threads, [&](size_t q) {
+    const float* query = &request.queries[q * options.dim];
+    const std::vector<Hit> best =
+        Rescore(snapshot, codec, options, request, query, std::move(hits[q]));
+    float query_norm2 = 0;
+    if (options.metric == Metric::kL2) {
+      for (int j = 0; j < options.dim; ++j) query_norm2 += query[j] * query[j];
+    }
+    for (size_t j = 0; j < best.size(); ++j) {
+      results.ids[q * request.k + j] = snapshot.segments[best[j].segment].segment->id(best[j].row);
+      results.scores[q * request.k + j] = options.metric == Metric::kL2
+                                              ? std::max(0.0f, query_norm2 - best[j].score)
+                                              : best[j].score;
+    }
+  });
+  return results;
+}
+
+}  // namespace turboquant::internal

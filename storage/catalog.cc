@@ -1,0 +1,247 @@
+#include "storage/catalog.h"
+
+#include <cstring>
+#include <filesystem>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "rocksdb/utilities/checkpoint.h"
+
+namespace turboquant::storage {
+namespace {
+
+constexpr char kOptionsKey[] = "options";
+constexpr char kSegmentPrefix[] = "segment/";
+constexpr char kTombstonePrefix[] = "tomb/";
+constexpr char kPendingPrefix[] = "wal/";
+
+Status FromRocks(const rocksdb::Status& status, const std::string& path) {
+  if (status.ok()) return absl::OkStatus();
+  if (status.IsCorruption()) return absl::DataLossError(path + ": " + status.ToString());
+  return absl::InternalError(path + ": " + status.ToString());
+}
+
+std::string Hex(uint64_t value) { return absl::StrFormat("%016x", value); }
+
+bool ParseHex(absl::string_view text, uint64_t* value) {
+  if (text.size() != 16) return false;
+  *value = 0;
+  for (char c : text) {
+    int digit;
+    if (c >= '0' && c <= '9') digit = c - '0';
+    else if (c >= 'a' && c <= 'f') digit = c - 'a' + 10;
+    else return false;
+    *value = *value << 4 | static_cast<uint64_t>(digit);
+  }
+  return true;
+}
+
+void PutU64(std::string* out, uint64_t value) { out->append(reinterpret_cast<const char*>(&value), 8); }
+
+bool GetU64(absl::string_view* in, uint64_t* value) {
+  if (in->size() < 8) return false;
+  std::memcpy(value, in->data(), 8);
+  in->remove_prefix(8);
+  return true;
+}
+
+rocksdb::Options DbOptions() {
+  rocksdb::Options options;
+  options.create_if_missing = false;
+  options.paranoid_checks = true;
+  options.max_open_files = 64;
+  options.keep_log_file_num = 2;
+  options.info_log_level = rocksdb::WARN_LEVEL;
+  return options;
+}
+
+// Applies one catalog record to the contents; false when it is malformed.
+bool DecodeRecord(absl::string_view key, absl::string_view value, CatalogContents* contents) {
+  uint64_t a, b;
+  if (absl::ConsumePrefix(&key, kSegmentPrefix)) {
+    SegmentRecord record;
+    if (!ParseHex(key, &record.segment_id)) return false;
+    if (!GetU64(&value, &record.rows) || !GetU64(&value, &record.file_bytes) || !value.empty()) {
+      return false;
+    }
+    contents->segments.push_back(record);
+    return true;
+  }
+  if (absl::ConsumePrefix(&key, kTombstonePrefix)) {
+    if (key.size() != 33 || key[16] != '/') return false;
+    if (!ParseHex(key.substr(0, 16), &a) || !ParseHex(key.substr(17), &b)) return false;
+    contents->tombstones.push_back({a, b});
+    return true;
+  }
+  if (absl::ConsumePrefix(&key, kPendingPrefix)) {
+    PendingRow row;
+    uint64_t id, code_bytes;
+    if (!ParseHex(key, &row.sequence) || !GetU64(&value, &id) || !GetU64(&value, &code_bytes) ||
+        code_bytes > value.size()) {
+      return false;
+    }
+    row.id = static_cast<int64_t>(id);
+    row.code.assign(value.data(), code_bytes);
+    value.remove_prefix(code_bytes);
+    row.vector.assign(value.data(), value.size());
+    contents->pending.push_back(std::move(row));
+    return true;
+  }
+  if (key == Catalog::kNextSegmentKey) return GetU64(&value, &contents->next_segment) && value.empty();
+  if (key == Catalog::kNextSequenceKey) {
+    return GetU64(&value, &contents->next_sequence) && value.empty();
+  }
+  return key == kOptionsKey;
+}
+
+}  // namespace
+
+std::string EncodeOptions(const IndexOptions& options) {
+  return absl::StrFormat(
+      "format=%d\ndim=%d\nbits=%d\ncodec=%s\nmetric=%s\nseed=%d\nkeep_vectors=%d\n",
+      Catalog::kFormatVersion, options.dim, options.bits, CodecKindName(options.codec),
+      MetricName(options.metric), options.seed, options.keep_vectors ? 1 : 0);
+}
+
+StatusOr<IndexOptions> DecodeOptions(const std::string& text, const std::string& where) {
+  IndexOptions options;
+  int format = -1, fields = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    const std::pair<std::string, std::string> kv = absl::StrSplit(line, absl::MaxSplits('=', 1));
+    bool ok = true;
+    int keep = 0;
+    if (kv.first == "format") ok = absl::SimpleAtoi(kv.second, &format);
+    else if (kv.first == "dim") ok = absl::SimpleAtoi(kv.second, &options.dim);
+    else if (kv.first == "bits") ok = absl::SimpleAtoi(kv.second, &options.bits);
+    else if (kv.first == "seed") ok = absl::SimpleAtoi(kv.second, &options.seed);
+    else if (kv.first == "keep_vectors") ok = absl::SimpleAtoi(kv.second, &keep), options.keep_vectors = keep != 0;
+    else if (kv.first == "codec") {
+      auto codec = ParseCodecKind(kv.second);
+      ok = codec.ok();
+      if (ok) options.codec = *codec;
+    } else if (kv.first == "metric") {
+      auto metric = ParseMetric(kv.second);
+      ok = metric.ok();
+      if (ok) options.metric = *metric;
+    } else {
+      ok = false;
+    }
+    if (!ok) return absl::DataLossError(absl::StrFormat("%s: bad options line '%s'", where, line));
+    ++fields;
+  }
+  if (format != Catalog::kFormatVersion) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s: collection format version %d is not supported (this build reads version %d)", where,
+        format, Catalog::kFormatVersion));
+  }
+  if (fields != 7) return absl::DataLossError(absl::StrFormat("%s: options are incomplete", where));
+  return options;
+}
+
+std::string Catalog::SegmentKey(uint64_t segment_id) { return kSegmentPrefix + Hex(segment_id); }
+std::string Catalog::TombstonePrefix(uint64_t segment_id) {
+  return kTombstonePrefix + Hex(segment_id) + "/";
+}
+std::string Catalog::TombstoneKey(uint64_t segment_id, uint64_t row) {
+  return TombstonePrefix(segment_id) + Hex(row);
+}
+std::string Catalog::PendingKey(uint64_t sequence) { return kPendingPrefix + Hex(sequence); }
+
+std::string Catalog::EncodeSegment(const SegmentRecord& record) {
+  std::string out;
+  PutU64(&out, record.rows);
+  PutU64(&out, record.file_bytes);
+  return out;
+}
+
+std::string Catalog::EncodePending(const PendingRow& row) {
+  std::string out;
+  PutU64(&out, static_cast<uint64_t>(row.id));
+  PutU64(&out, row.code.size());
+  out += row.code;
+  out += row.vector;
+  return out;
+}
+
+std::string Catalog::EncodeCounter(uint64_t value) {
+  std::string out;
+  PutU64(&out, value);
+  return out;
+}
+
+StatusOr<std::unique_ptr<Catalog>> Catalog::Create(const std::string& dir,
+                                                   const IndexOptions& options) {
+  rocksdb::Options db_options = DbOptions();
+  db_options.create_if_missing = true;
+  db_options.error_if_exists = true;
+  rocksdb::DB* db = nullptr;
+  if (Status s = FromRocks(rocksdb::DB::Open(db_options, dir, &db), dir); !s.ok()) return s;
+  auto catalog = std::unique_ptr<Catalog>(new Catalog(dir, std::unique_ptr<rocksdb::DB>(db)));
+  rocksdb::WriteBatch batch;
+  batch.Put(kOptionsKey, EncodeOptions(options));
+  batch.Put(kNextSegmentKey, EncodeCounter(1));
+  batch.Put(kNextSequenceKey, EncodeCounter(1));
+  if (Status s = catalog->Write(&batch); !s.ok()) return s;
+  return catalog;
+}
+
+StatusOr<std::unique_ptr<Catalog>> Catalog::Open(const std::string& dir, CatalogContents* contents) {
+  if (!std::filesystem::exists(std::filesystem::path(dir) / "CURRENT")) {
+    return absl::NotFoundError(absl::StrFormat("%s: no catalog here (missing CURRENT)", dir));
+  }
+  rocksdb::DB* db = nullptr;
+  if (Status s = FromRocks(rocksdb::DB::Open(DbOptions(), dir, &db), dir); !s.ok()) return s;
+  auto catalog = std::unique_ptr<Catalog>(new Catalog(dir, std::unique_ptr<rocksdb::DB>(db)));
+  std::string options_text;
+  const rocksdb::Status got = db->Get(rocksdb::ReadOptions(), kOptionsKey, &options_text);
+  if (got.IsNotFound()) return absl::DataLossError(dir + ": catalog has no options record");
+  if (Status s = FromRocks(got, dir); !s.ok()) return s;
+  auto options = DecodeOptions(options_text, dir);
+  if (!options.ok()) return options.status();
+  *contents = CatalogContents();
+  contents->options = *options;
+  rocksdb::ReadOptions read;
+  read.verify_checksums = true;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (!DecodeRecord(absl::string_view(it->key().data(), it->key().size()),
+                      absl::string_view(it->value().data(), it->value().size()), contents)) {
+      return absl::DataLossError(
+          absl::StrFormat("%s: malformed catalog record '%s'", dir, it->key().ToString()));
+    }
+  }
+  if (Status s = FromRocks(it->status(), dir); !s.ok()) return s;
+  return catalog;
+}
+
+Status Catalog::Write(rocksdb::WriteBatch* batch) {
+  rocksdb::WriteOptions write;
+  write.sync = true;
+  return FromRocks(db_->Write(write, batch), path_);
+}
+
+Status Catalog::Checkpoint(const std::string& dir) {
+  rocksdb::Checkpoint* checkpoint = nullptr;
+  if (Status s = FromRocks(rocksdb::Checkpoint::Create(db_.get(), &checkpoint), path_); !s.ok()) {
+    return s;
+  }
+  const std::unique_ptr<rocksdb::Checkpoint> owner(checkpoint);
+  return FromRocks(checkpoint->CreateCheckpoint(dir), dir);
+}
+
+void Catalog::DeletePending(uint64_t first, uint64_t end, rocksdb::WriteBatch* batch) {
+  batch->DeleteRange(PendingKey(first), PendingKey(end));
+}
+
+Status Catalog::ReclaimWriteAhead() {
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  if (Status s = FromRocks(db_->Flush(flush), path_); !s.ok()) return s;
+  const rocksdb::Slice begin(kPendingPrefix), end("wal0");  // '0' sorts right after '/'
+  return FromRocks(db_->CompactRange(rocksdb::CompactRangeOptions(), &begin, &end), path_);
+}
+
+Status Catalog::VerifyChecksums() { return FromRocks(db_->VerifyChecksum(), path_); }
+
+}  // namespace turboquant::storage

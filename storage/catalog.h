@@ -1,0 +1,108 @@
+// The RocksDB catalog of a collection directory (DIR/catalog):
+//
+//   options                         the collection's IndexOptions (text)
+//   segment/<segment id>            a sealed segment: rows and file size
+//   tomb/<segment id>/<row>         a deleted row of a sealed segment
+//   wal/<sequence>                  an acknowledged vector not yet sealed:
+//                                   id, code and (keep_vectors) the float row
+//   next_segment, next_sequence     counters
+//
+// Numbers in keys are 16 hex digits, so keys sort numerically. Every change
+// is one synced WriteBatch (the RocksDB WAL is never disabled), so a write
+// that returned OK survives kill -9 and power loss.
+//
+// There is no id -> location table: sealed segments store their rows' ids,
+// so the map is rebuilt from the mmap'd id arrays when a mutation first needs
+// it. That keeps ingest to one small batch per write and Open from reading
+// one key per vector.
+#ifndef TURBOQUANT_STORAGE_CATALOG_H_
+#define TURBOQUANT_STORAGE_CATALOG_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
+#include "turboquant/index.h"
+
+namespace turboquant::storage {
+
+struct SegmentRecord {
+  uint64_t segment_id = 0;
+  uint64_t rows = 0;
+  uint64_t file_bytes = 0;
+};
+
+struct Tombstone {
+  uint64_t segment_id = 0;
+  uint64_t row = 0;
+};
+
+struct PendingRow {
+  uint64_t sequence = 0;
+  int64_t id = 0;
+  std::string code;    // codec.code_size() bytes
+  std::string vector;  // dim floats with keep_vectors, else empty
+};
+
+// Everything Open needs, read in one pass over the catalog.
+struct CatalogContents {
+  IndexOptions options;
+  std::vector<SegmentRecord> segments;  // ascending segment id
+  std::vector<Tombstone> tombstones;
+  std::vector<PendingRow> pending;      // ascending sequence
+  uint64_t next_segment = 1;
+  uint64_t next_sequence = 1;
+};
+
+class Catalog {
+ public:
+  static constexpr int kFormatVersion = 1;
+
+  // Creates a new catalog in `dir` (which must not hold one).
+  static StatusOr<std::unique_ptr<Catalog>> Create(const std::string& dir,
+                                                   const IndexOptions& options);
+  // Opens an existing catalog and reads its contents.
+  static StatusOr<std::unique_ptr<Catalog>> Open(const std::string& dir, CatalogContents* contents);
+
+  // Applies a batch with sync = true.
+  Status Write(rocksdb::WriteBatch* batch);
+  // Frees the space of sealed write-ahead records: flushes the memtable (so
+  // RocksDB drops its log) and compacts the write-ahead key range.
+  Status ReclaimWriteAhead();
+  // A consistent copy of the catalog in `dir` (RocksDB Checkpoint).
+  Status Checkpoint(const std::string& dir);
+  // Reads every key back, checking RocksDB's block checksums.
+  Status VerifyChecksums();
+
+  static std::string SegmentKey(uint64_t segment_id);
+  static std::string TombstoneKey(uint64_t segment_id, uint64_t row);
+  static std::string TombstonePrefix(uint64_t segment_id);
+  static std::string PendingKey(uint64_t sequence);
+  // Deletes the write-ahead records [first, end) in `batch`.
+  static void DeletePending(uint64_t first, uint64_t end, rocksdb::WriteBatch* batch);
+  static std::string EncodeSegment(const SegmentRecord& record);
+  static std::string EncodePending(const PendingRow& row);
+  static std::string EncodeCounter(uint64_t value);
+  static constexpr const char* kNextSegmentKey = "next_segment";
+  static constexpr const char* kNextSequenceKey = "next_sequence";
+
+  const std::string& path() const { return path_; }
+
+ private:
+  Catalog(std::string path, std::unique_ptr<rocksdb::DB> db)
+      : path_(std::move(path)), db_(std::move(db)) {}
+
+  std::string path_;
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+// Serializes options as "key=value" lines; parsing checks every field.
+std::string EncodeOptions(const IndexOptions& options);
+StatusOr<IndexOptions> DecodeOptions(const std::string& text, const std::string& where);
+
+}  // namespace turboquant::storage
+
+#endif  // TURBOQUANT_STORAGE_CATALOG_H_

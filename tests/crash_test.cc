@@ -1,0 +1,126 @@
+// Kills a writing process with SIGKILL at random moments (during adds,
+// deletes, seals and compactions) and checks after every restart that each
+// acknowledged write is present with its exact vector, each acknowledged
+// delete is gone, an unacknowledged batch is all-or-nothing, and Verify passes.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/crash_vectors.h"
+#include "tests/test_util.h"
+#include "turboquant/index.h"
+
+namespace turboquant {
+namespace {
+
+struct Journal {
+  std::set<int64_t> present;                 // acknowledged and not deleted
+  std::vector<int64_t> in_flight_add;        // ids of an unacknowledged add
+  std::vector<int64_t> in_flight_delete;     // ids of an unacknowledged delete
+  int64_t next_id = 0;
+};
+
+// Runs the writer for `run_ms`, kills it, and folds its report into `journal`.
+void RunAndKill(const std::string& dir, int run_ms, Journal* journal) {
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    close(out[0]);
+    close(out[1]);
+    const std::string first = std::to_string(journal->next_id);
+    execl(CRASH_WRITER_PATH, "crash_writer", dir.c_str(), first.c_str(), nullptr);
+    _exit(127);
+  }
+  close(out[1]);
+  std::this_thread::sleep_for(std::chrono::milliseconds(run_ms));
+  kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "writer exited on its own with status " << status;
+  std::string text;
+  char buffer[4096];
+  for (ssize_t n; (n = read(out[0], buffer, sizeof(buffer))) > 0;) text.append(buffer, n);
+  close(out[0]);
+
+  std::istringstream lines(text);
+  std::string word;
+  std::vector<int64_t> pending_add, pending_delete;
+  journal->in_flight_add.clear();
+  journal->in_flight_delete.clear();
+  while (lines >> word) {
+    if (word == "ADD") {
+      int64_t first, count;
+      lines >> first >> count;
+      pending_add.clear();
+      for (int64_t i = 0; i < count; ++i) pending_add.push_back(first + i);
+      journal->next_id = std::max(journal->next_id, first + count);
+    } else if (word == "DEL") {
+      pending_delete.assign(3, 0);
+      lines >> pending_delete[0] >> pending_delete[1] >> pending_delete[2];
+    } else if (word == "ACK") {
+      for (int64_t id : pending_add) journal->present.insert(id);
+      for (int64_t id : pending_delete) journal->present.erase(id);
+      pending_add.clear();
+      pending_delete.clear();
+    }
+  }
+  journal->in_flight_add = pending_add;
+  journal->in_flight_delete = pending_delete;
+}
+
+void CheckCollection(const std::string& dir, Journal* journal, int round) {
+  auto index = TurboQuantIndex::Open(dir);
+  ASSERT_TRUE(index.ok()) << "round " << round << ": " << index.status();
+  ASSERT_TRUE((*index)->Verify().ok()) << "round " << round;
+  for (int64_t id : journal->present) {
+    if (std::count(journal->in_flight_delete.begin(), journal->in_flight_delete.end(), id)) continue;
+    auto vector = (*index)->Get(id);
+    ASSERT_TRUE(vector.ok()) << "round " << round << ": acknowledged id " << id << " lost";
+    ASSERT_EQ(*vector, testing::CrashVector(id)) << "round " << round << " id " << id;
+  }
+  // An unacknowledged batch is applied whole or not at all.
+  for (const auto* batch : {&journal->in_flight_add, &journal->in_flight_delete}) {
+    size_t visible = 0;
+    for (int64_t id : *batch) visible += (*index)->Contains(id);
+    ASSERT_TRUE(visible == 0 || visible == batch->size())
+        << "round " << round << ": " << visible << " of " << batch->size() << " visible";
+  }
+  // Fold the outcome of the in-flight operations into the journal.
+  for (int64_t id : journal->in_flight_add) {
+    if ((*index)->Contains(id)) journal->present.insert(id);
+  }
+  for (int64_t id : journal->in_flight_delete) {
+    if (!(*index)->Contains(id)) journal->present.erase(id);
+  }
+  EXPECT_EQ((*index)->size(), static_cast<int64_t>(journal->present.size())) << "round " << round;
+}
+
+TEST(CrashTest, AcknowledgedWritesSurviveSigkill) {
+  const std::string dir = testing::MakeTempDir("crash") + "/c";
+  std::mt19937 random(12345);
+  Journal journal;
+  constexpr int kKills = 24;
+  for (int round = 0; round < kKills; ++round) {
+    RunAndKill(dir, 50 + static_cast<int>(random() % 250), &journal);
+    if (HasFatalFailure()) return;
+    CheckCollection(dir, &journal, round);
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_GT(journal.present.size(), 1000u) << "the writer made too little progress to test much";
+}
+
+}  // namespace
+}  // namespace turboquant

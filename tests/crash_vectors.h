@@ -1,0 +1,22 @@
+// The vector the crash test writes for an id, so that the checker can tell a
+// row's stored vector is the one that was acknowledged.
+#ifndef TURBOQUANT_TESTS_CRASH_VECTORS_H_
+#define TURBOQUANT_TESTS_CRASH_VECTORS_H_
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace turboquant::testing {
+
+constexpr int kCrashDim = 16;
+
+inline std::vector<float> CrashVector(int64_t id) {
+  std::vector<float> v(kCrashDim);
+  for (int j = 0; j < kCrashDim; ++j) v[j] = static_cast<float>(std::sin(0.37 * id + 1.3 * j));
+  return v;
+}
+
+}  // namespace turboquant::testing
+
+#endif  // TURBOQUANT_TESTS_CRASH_VECTORS_H_

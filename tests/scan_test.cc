@@ -1,0 +1,406 @@
+// Tests of the scan layout and kernels (src/scan): exact code round trips,
+// the SIMD scan against the float reference on every compiled Highway target,
+// the allowed bitmap, both objectives and the error of the u8 tables.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "hwy/targets.h"
+#include "src/scan/query_tables.h"
+#include "src/scan/scan.h"
+#include "src/scan/scan_kernels.h"
+#include "src/scan/scan_layout.h"
+#include "tests/test_util.h"
+#include "turboquant/codec.h"
+
+namespace turboquant::internal {
+namespace {
+
+using testing::GaussianVectors;
+
+std::unique_ptr<Codec> MakeCodec(CodecKind kind, int dim, int bits) {
+  CodecOptions options;
+  options.dim = dim;
+  options.bits = bits;
+  auto codec = Codec::Create(kind, options);
+  EXPECT_TRUE(codec.ok()) << codec.status();
+  return std::move(*codec);
+}
+
+// Gaussian vectors with norms spread over [0.5, 2] so that norms matter.
+std::vector<float> Data(int n, int dim, uint64_t seed) {
+  std::vector<float> x = GaussianVectors(n, dim, seed);
+  for (int i = 0; i < n; ++i) {
+    const float f = (0.5f + 1.5f * float((i * 7919) % 101) / 100.0f) / std::sqrt(float(dim));
+    for (int j = 0; j < dim; ++j) x[size_t(i) * dim + j] *= f;
+  }
+  return x;
+}
+
+std::vector<uint8_t> Encode(const Codec& codec, const std::vector<float>& x) {
+  std::vector<uint8_t> codes(x.size() / codec.dim() * codec.code_size());
+  EXPECT_TRUE(codec.Encode(x, absl::MakeSpan(codes)).ok());
+  return codes;
+}
+
+std::string Name(const Codec& codec) {
+  return std::string(CodecKindName(codec.kind())) + " d=" + std::to_string(codec.dim()) +
+         " b=" + std::to_string(codec.bits());
+}
+
+std::vector<int64_t> Targets() { return hwy::SupportedAndGeneratedTargets(); }
+
+// Sorted rows of the exact top-`k` after re-scoring candidates with the
+// codec's float estimator.
+std::vector<uint32_t> RescoredTop(const Codec& codec, const ScanLayout& layout, const float* query,
+                                  ScanObjective objective, const std::vector<Candidate>& cands,
+                                  size_t k) {
+  Codec::PreparedQuery prepared;
+  codec.PrepareQuery(query, &prepared);
+  std::vector<uint8_t> code(codec.code_size());
+  std::vector<std::pair<float, uint32_t>> scored;
+  for (const Candidate& c : cands) {
+    layout.ExtractCode(c.row, code.data());
+    const float ip = codec.EstimateInnerProduct(prepared, code.data());
+    scored.push_back({-ObjectiveScore(objective, ip, codec.StoredNorm(code.data())), c.row});
+  }
+  std::sort(scored.begin(), scored.end());
+  std::vector<uint32_t> rows;
+  for (size_t i = 0; i < std::min(k, scored.size()); ++i) rows.push_back(scored[i].second);
+  std::sort(rows.begin(), rows.end());
+  return rows;
+}
+
+std::vector<uint32_t> TopRows(std::vector<Candidate> cands, size_t k) {
+  std::sort(cands.begin(), cands.end(),
+            [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
+  std::vector<uint32_t> rows;
+  for (size_t i = 0; i < std::min(k, cands.size()); ++i) rows.push_back(cands[i].row);
+  std::sort(rows.begin(), rows.end());
+  return rows;
+}
+
+TEST(ScanLayoutTest, ExtractCodeReturnsTheAppendedCode) {
+  for (CodecKind kind : {CodecKind::kMse, CodecKind::kProd}) {
+    for (int dim : {2, 33, 100, 128, 768}) {
+      for (int bits = kind == CodecKind::kMse ? 1 : 2; bits <= 8; ++bits) {
+        auto codec = MakeCodec(kind, dim, bits);
+        SCOPED_TRACE(Name(*codec));
+        const int n = 77;
+        const std::vector<uint8_t> codes = Encode(*codec, Data(n, dim, 11 + bits));
+        ScanLayout layout(*codec);
+        // Uneven appends: a partial block is continued by the next call.
+        layout.Append(codes.data(), 5);
+        layout.Append(codes.data() + 5 * codec->code_size(), 40);
+        layout.Append(codes.data() + 45 * codec->code_size(), n - 45);
+        ASSERT_EQ(layout.size(), size_t(n));
+        ASSERT_EQ(layout.num_blocks(), size_t(3));
+        EXPECT_GE(layout.memory_bytes(), size_t(n) * (codec->code_size() - 8));
+        EXPECT_EQ(layout.uses_lookup_tables(), (kind == CodecKind::kMse ? bits : bits - 1) <= 4);
+        std::vector<uint8_t> code(codec->code_size());
+        for (int row = 0; row < n; ++row) {
+          layout.ExtractCode(row, code.data());
+          ASSERT_EQ(0, std::memcmp(code.data(), codes.data() + row * codec->code_size(),
+                                   codec->code_size()))
+              << "row " << row;
+        }
+      }
+    }
+  }
+}
+
+TEST(ScanLayoutTest, MoveKeepsContents) {
+  auto codec = MakeCodec(CodecKind::kMse, 64, 4);
+  const std::vector<uint8_t> codes = Encode(*codec, Data(40, 64, 3));
+  ScanLayout a(*codec);
+  a.Append(codes.data(), 40);
+  ScanLayout b(std::move(a));
+  std::vector<uint8_t> code(codec->code_size());
+  b.ExtractCode(39, code.data());
+  EXPECT_EQ(0, std::memcmp(code.data(), codes.data() + 39 * codec->code_size(), code.size()));
+}
+
+// View (over another layout's storage, as a segment file holds it) and
+// Clone give the same codes and scan results; Append on a view copies first.
+TEST(ScanLayoutTest, ViewAndCloneMatchTheOriginal) {
+  for (CodecKind kind : {CodecKind::kMse, CodecKind::kProd}) {
+    auto codec = MakeCodec(kind, 100, 4);
+    const int n = 70;
+    const std::vector<uint8_t> codes = Encode(*codec, Data(n, 100, 4));
+    ScanLayout layout(*codec);
+    layout.Append(codes.data(), 60);
+    ASSERT_EQ(layout.block_data().size(), layout.num_blocks() * layout.block_bytes());
+    ASSERT_EQ(layout.norm_data().size(), layout.num_blocks() * kBlockVectors);
+    // Copies with a deliberately unaligned block pointer.
+    std::vector<uint8_t> blocks(layout.block_data().size() + 1);
+    std::memcpy(blocks.data() + 1, layout.block_data().data(), layout.block_data().size());
+    const std::vector<float> norms(layout.norm_data().begin(), layout.norm_data().end());
+    const std::vector<float> scalars(layout.scalar_data().begin(), layout.scalar_data().end());
+    ScanLayout view = ScanLayout::View(*codec, 60, blocks.data() + 1, norms.data(), scalars.data());
+    ScanLayout clone = layout.Clone();
+    const std::vector<float> queries = GaussianVectors(3, 100, 1);
+    const QueryTables tables(*codec, queries.data(), 3, ScanObjective::kInnerProduct);
+    std::vector<std::vector<Candidate>> a, b, c;
+    ScanForCandidates(layout, tables, 0, layout.num_blocks(), nullptr, 10, &a);
+    ScanForCandidates(view, tables, 0, view.num_blocks(), nullptr, 10, &b);
+    ScanForCandidates(clone, tables, 0, clone.num_blocks(), nullptr, 10, &c);
+    for (size_t q = 0; q < 3; ++q) {
+      EXPECT_EQ(TopRows(a[q], 10), TopRows(b[q], 10));
+      EXPECT_EQ(TopRows(a[q], 10), TopRows(c[q], 10));
+    }
+    view.Append(codes.data() + 60 * codec->code_size(), n - 60);
+    clone.Append(codes.data() + 60 * codec->code_size(), n - 60);
+    std::vector<uint8_t> code(codec->code_size());
+    for (int row = 0; row < n; ++row) {
+      for (const ScanLayout* l : {&view, &clone}) {
+        l->ExtractCode(row, code.data());
+        ASSERT_EQ(0, std::memcmp(code.data(), codes.data() + row * codec->code_size(), code.size()));
+      }
+    }
+    EXPECT_EQ(layout.size(), 60u);  // the original is untouched
+  }
+}
+
+struct Case {
+  CodecKind kind;
+  int dim;
+  int bits;
+};
+
+std::vector<Case> ScanCases() {
+  return {{CodecKind::kMse, 128, 4},  {CodecKind::kMse, 128, 3},  {CodecKind::kMse, 100, 2},
+          {CodecKind::kMse, 100, 1},  {CodecKind::kMse, 96, 6},   {CodecKind::kProd, 128, 4},
+          {CodecKind::kProd, 100, 3}, {CodecKind::kProd, 128, 2}, {CodecKind::kProd, 100, 5},
+          {CodecKind::kProd, 64, 7},  {CodecKind::kMse, 768, 4},  {CodecKind::kProd, 768, 4},
+          {CodecKind::kMse, 100, 5},  {CodecKind::kMse, 64, 8},   {CodecKind::kProd, 100, 6},
+          {CodecKind::kProd, 64, 8}};
+}
+
+// The SIMD scan keeps every row of the float reference's top 10 among its
+// `keep` candidates, and re-scoring them exactly gives the reference top 10;
+// on every Highway target compiled for this CPU, for both objectives, with
+// and without a bitmap, and for batches that use every query-group size.
+TEST(ScanTest, MatchesReferenceOnEveryTarget) {
+  const int n = 2011;  // not a multiple of 32
+  const size_t num_queries = 11, keep = 60, k = 10;
+  for (const Case& c : ScanCases()) {
+    auto codec = MakeCodec(c.kind, c.dim, c.bits);
+    const std::vector<uint8_t> codes = Encode(*codec, Data(n, c.dim, 100 + c.bits));
+    ScanLayout layout(*codec);
+    layout.Append(codes.data(), n);
+    const std::vector<float> queries = GaussianVectors(num_queries, c.dim, 7);
+    std::vector<uint64_t> allowed((n + 63) / 64);
+    for (int r = 0; r < n; ++r) {
+      if ((r * 2654435761u) % 10 < 3) allowed[r / 64] |= uint64_t{1} << (r % 64);
+    }
+    for (ScanObjective objective :
+         {ScanObjective::kInnerProduct, ScanObjective::kNegativeL2Partial}) {
+      const std::vector<const uint64_t*> bitmaps = {nullptr, allowed.data()};
+      for (const uint64_t* bitmap : bitmaps) {
+        std::vector<std::vector<Candidate>> reference;
+        ScanForCandidatesReference(layout, *codec, queries.data(), num_queries, objective, bitmap,
+                                   k, &reference);
+        const QueryTables tables(*codec, queries.data(), num_queries, objective);
+        for (int64_t target : Targets()) {
+          hwy::SetSupportedTargetsForTest(target);
+          SCOPED_TRACE(Name(*codec) + " target=" + hwy::TargetName(target) + " objective=" +
+                       std::to_string(int(objective)) + (bitmap ? " bitmap" : ""));
+          std::vector<std::vector<Candidate>> best;
+          ScanForCandidates(layout, tables, 0, layout.num_blocks(), bitmap, keep, &best);
+          ASSERT_EQ(best.size(), num_queries);
+          for (size_t q = 0; q < num_queries; ++q) {
+            ASSERT_EQ(best[q].size(), keep);
+            std::set<uint32_t> rows;
+            for (const Candidate& cand : best[q]) {
+              ASSERT_LT(cand.row, uint32_t(n));
+              ASSERT_TRUE(rows.insert(cand.row).second) << "duplicate row " << cand.row;
+              if (bitmap) ASSERT_TRUE((bitmap[cand.row / 64] >> (cand.row % 64)) & 1);
+            }
+            for (const Candidate& ref : reference[q]) {
+              EXPECT_TRUE(rows.count(ref.row)) << "query " << q << " lost row " << ref.row;
+            }
+            EXPECT_EQ(RescoredTop(*codec, layout, queries.data() + q * c.dim, objective, best[q], k),
+                      TopRows(reference[q], k))
+                << "query " << q;
+          }
+        }
+        hwy::SetSupportedTargetsForTest(0);
+      }
+    }
+  }
+}
+
+// Every target computes bit-identical approximate scores, equal to the
+// scalar statement of its kernel (u8 tables, or int8 dot products for the MSE
+// section on AVX-512 VNNI), and they are within the rounding bound of the
+// quantized tables/queries from the exact float estimate.
+TEST(ScanTest, ApproximateScoresAreBoundedAndIdenticalToScalarStatement) {
+  const int n = 300;
+  const size_t num_queries = 3;
+  for (const Case& c : ScanCases()) {
+    auto codec = MakeCodec(c.kind, c.dim, c.bits);
+    SCOPED_TRACE(Name(*codec));
+    const std::vector<uint8_t> codes = Encode(*codec, Data(n, c.dim, 200 + c.bits));
+    ScanLayout layout(*codec);
+    layout.Append(codes.data(), n);
+    if (!layout.uses_lookup_tables()) continue;
+    const std::vector<float> queries = GaussianVectors(num_queries, c.dim, 9);
+    for (ScanObjective objective :
+         {ScanObjective::kInnerProduct, ScanObjective::kNegativeL2Partial}) {
+      const QueryTables tables(*codec, queries.data(), num_queries, objective);
+      // expected[int8][q][row]
+      std::vector<std::map<uint32_t, float>> expected[2];
+      for (int int8 = 0; int8 < 2; ++int8) {
+        if (int8 && !tables.data().int8_codebook.available) continue;
+        std::vector<std::vector<Candidate>> scalar(num_queries);
+        ScanBlocksLutScalar(layout.data(), tables.data(), 0, layout.num_blocks(), nullptr, n,
+                            scalar.data(), int8 == 1);
+        expected[int8].resize(num_queries);
+        for (size_t q = 0; q < num_queries; ++q) {
+          ASSERT_EQ(scalar[q].size(), size_t(n));
+          for (const Candidate& cand : scalar[q]) expected[int8][q][cand.row] = cand.score;
+        }
+      }
+      for (int64_t target : Targets()) {
+        hwy::SetSupportedTargetsForTest(target);
+        SCOPED_TRACE(hwy::TargetName(target));
+        const int int8 = ScanUsesInt8Dot(tables) ? 1 : 0;
+        // The AVX-512 VNNI target takes the int8 path for 3/4-bit indices.
+        EXPECT_EQ(int8 == 1, target == HWY_AVX3_DL && tables.data().int8_codebook.available);
+        std::vector<std::vector<Candidate>> best;
+        ScanForCandidates(layout, tables, 0, layout.num_blocks(), nullptr, n, &best);
+        for (size_t q = 0; q < num_queries; ++q) {
+          ASSERT_EQ(best[q].size(), size_t(n));
+          for (const Candidate& cand : best[q]) {
+            ASSERT_EQ(cand.score, expected[int8][q][cand.row]) << "row " << cand.row;
+          }
+        }
+      }
+      hwy::SetSupportedTargetsForTest(0);
+
+      const CodeShape& shape = layout.data().shape;
+      std::vector<uint8_t> code(codec->code_size());
+      for (int int8 = 0; int8 < 2; ++int8) {
+        if (expected[int8].empty()) continue;
+        SCOPED_TRACE(int8 ? "int8 dot" : "u8 tables");
+        for (size_t q = 0; q < num_queries; ++q) {
+          const QueryScale& s = tables.data().scales[q];
+          Codec::PreparedQuery prepared;
+          codec->PrepareQuery(queries.data() + q * c.dim, &prepared);
+          double sum_sq_error = 0, sum_sq_score = 0;
+          for (int row = 0; row < n; ++row) {
+            layout.ExtractCode(row, code.data());
+            const float norm = codec->StoredNorm(code.data());
+            float scalar_value;
+            std::memcpy(&scalar_value, code.data() + codec->code_size() - 4, 4);
+            const double ip = codec->EstimateInnerProduct(prepared, code.data());
+            const double exact = ObjectiveScore(objective, float(ip), norm);
+            // u8 tables: each nibble's entry is off by at most delta / 2.
+            // int8: each dim's product is off by at most 127 * int8_delta
+            // (half a step of the query times the largest centroid, plus half
+            // a step of the codebook times the largest query component).
+            const double mse_bound = int8 ? 2.0 * shape.mse.groups * 127 * s.int8_delta
+                                           : 2.0 * shape.mse.groups * s.mse_delta / 2;
+            const double sign_bound = 2.0 * shape.sign.groups * std::fabs(s.sign_delta) / 2;
+            double bound = c.kind == CodecKind::kMse
+                               ? mse_bound * std::fabs(scalar_value)
+                               : norm * (mse_bound + std::fabs(scalar_value) * sign_bound);
+            if (objective == ScanObjective::kNegativeL2Partial) bound *= 2;
+            bound += 1e-4 * (1 + std::fabs(exact));
+            const double approx = expected[int8][q][row];
+            ASSERT_NEAR(approx, exact, bound) << "query " << q << " row " << row;
+            sum_sq_error += (approx - exact) * (approx - exact);
+            sum_sq_score += exact * exact;
+          }
+          // Typically far inside the worst case: RMS error below 5% of RMS score.
+          EXPECT_LT(std::sqrt(sum_sq_error / n), 0.05 * std::sqrt(sum_sq_score / n));
+        }
+      }
+    }
+  }
+}
+
+// On more data the candidates of k' = 100 still hold the float estimator's
+// top 10 (what the index re-scores), on every target.
+TEST(ScanTest, CandidatesHoldTheReferenceTop10On20kRows) {
+  const int n = 20000, dim = 128;
+  const size_t num_queries = 8, keep = 100, k = 10;
+  for (CodecKind kind : {CodecKind::kMse, CodecKind::kProd}) {
+    for (int bits : {2, 4}) {
+      auto codec = MakeCodec(kind, dim, bits);
+      const std::vector<uint8_t> codes = Encode(*codec, Data(n, dim, 300 + bits));
+      ScanLayout layout(*codec);
+      layout.Append(codes.data(), n);
+      const std::vector<float> queries = GaussianVectors(num_queries, dim, 12);
+      std::vector<std::vector<Candidate>> reference;
+      ScanForCandidatesReference(layout, *codec, queries.data(), num_queries,
+                                 ScanObjective::kInnerProduct, nullptr, k, &reference);
+      const QueryTables tables(*codec, queries.data(), num_queries, ScanObjective::kInnerProduct);
+      for (int64_t target : Targets()) {
+        hwy::SetSupportedTargetsForTest(target);
+        SCOPED_TRACE(Name(*codec) + " target=" + hwy::TargetName(target));
+        std::vector<std::vector<Candidate>> best;
+        ScanForCandidates(layout, tables, 0, layout.num_blocks(), nullptr, keep, &best);
+        size_t found = 0;
+        for (size_t q = 0; q < num_queries; ++q) {
+          std::set<uint32_t> rows;
+          for (const Candidate& c : best[q]) rows.insert(c.row);
+          for (const Candidate& c : reference[q]) found += rows.count(c.row);
+        }
+        EXPECT_EQ(found, num_queries * k);
+      }
+      hwy::SetSupportedTargetsForTest(0);
+    }
+  }
+}
+
+TEST(ScanTest, BitmapOfNothingReturnsNothing) {
+  auto codec = MakeCodec(CodecKind::kMse, 128, 4);
+  const std::vector<uint8_t> codes = Encode(*codec, Data(100, 128, 5));
+  ScanLayout layout(*codec);
+  layout.Append(codes.data(), 100);
+  const std::vector<float> queries = GaussianVectors(2, 128, 6);
+  const QueryTables tables(*codec, queries.data(), 2, ScanObjective::kInnerProduct);
+  std::vector<uint64_t> none(2, 0);
+  std::vector<std::vector<Candidate>> best;
+  ScanForCandidates(layout, tables, 0, layout.num_blocks(), none.data(), 10, &best);
+  ASSERT_EQ(best.size(), 2u);
+  EXPECT_TRUE(best[0].empty());
+  EXPECT_TRUE(best[1].empty());
+  // Only row 70 allowed.
+  none[1] = uint64_t{1} << 6;
+  ScanForCandidates(layout, tables, 0, layout.num_blocks(), none.data(), 10, &best);
+  ASSERT_EQ(best[0].size(), 1u);
+  EXPECT_EQ(best[0][0].row, 70u);
+}
+
+// Scanning block ranges one after another merges into the same result as
+// one call over all blocks.
+TEST(ScanTest, RangesMergeLikeOneScan) {
+  auto codec = MakeCodec(CodecKind::kProd, 128, 4);
+  const int n = 1000;
+  const std::vector<uint8_t> codes = Encode(*codec, Data(n, 128, 8));
+  ScanLayout layout(*codec);
+  layout.Append(codes.data(), n);
+  const std::vector<float> queries = GaussianVectors(5, 128, 10);
+  const QueryTables tables(*codec, queries.data(), 5, ScanObjective::kNegativeL2Partial);
+  std::vector<std::vector<Candidate>> whole, parts;
+  ScanForCandidates(layout, tables, 0, layout.num_blocks(), nullptr, 20, &whole);
+  for (size_t b = 0; b < layout.num_blocks(); b += 7) {
+    ScanForCandidates(layout, tables, b, b + 7, nullptr, 20, &parts);
+  }
+  for (size_t q = 0; q < 5; ++q) {
+    EXPECT_EQ(TopRows(whole[q], 20), TopRows(parts[q], 20));
+  }
+  // A smaller keep trims what is already there.
+  ScanForCandidates(layout, tables, 0, 0, nullptr, 3, &parts);
+  EXPECT_EQ(parts[0].size(), 3u);
+}
+
+}  // namespace
+}  // namespace turboquant::internal
