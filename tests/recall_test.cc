@@ -110,6 +110,8 @@ std::vector<int64_t> IndexTop10(const Loaded& data, IndexOptions options, int re
   return results->ids;
 }
 
+void PrintTo(const Dataset& set, std::ostream* os) { *os << set.name; }
+
 class RecallTest : public ::testing::TestWithParam<Dataset> {};
 
 TEST_P(RecallTest, SimdSearchMatchesTheFloatEstimatorAndRerankReaches099) {

@@ -4,8 +4,9 @@
 //   tqindex --help                 list the commands
 //   tqindex <command> --help       the flags of one command, with examples
 //
-// Every command lives in its own file (tools/<name>_command.cc) and is listed
-// once in kCommands below. Exit codes: 0 ok, 1 failure, 2 bad command line.
+// Every command lives in its own file (tools/<name>_command.cc) and has one
+// line in the table of Commands() below (plus the declaration of its entry
+// point). Exit codes: 0 ok, 1 failure, 2 bad command line.
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -15,14 +16,18 @@
 
 namespace tqindex {
 
-// One line per command: add a file and a line here.
-Command CodecStatsCommand();  // tools/codec_stats_command.cc
+// Each command's entry point, from its tools/<name>_command.cc.
+Command CodecStatsCommand();
+int KvBenchCommand(const std::vector<std::string>& args);
 
 namespace {
 
+// The command table: one line per command.
 std::vector<Command> Commands() {
   return {
       CodecStatsCommand(),
+      {"kv-bench", "KV-cache fidelity (attention, needle test) and decode speed, synthetic data",
+       &KvBenchCommand},
   };
 }
 

@@ -18,6 +18,8 @@
 //    and the encoder's normalization cost no pass of their own, and rounds
 //    alternate between two buffers instead of copying. (The permutation
 //    between rounds stays a scalar pass: AVX-512 gathers measured slower.)
+//  - a dim that is one block of at most 8 vectors (128 on AVX-512) keeps all
+//    three rounds in registers.
 //
 // Include this file after "hwy/highway.h" inside a foreach_target translation
 // unit (see hadamard_rotation.cc); it is re-included once per target.
@@ -103,26 +105,13 @@ HWY_INLINE hn::Vec<D> LoadRound(D d, const RoundInput& in, size_t p) {
   return v;
 }
 
-// Lane i ^ 1 into lane i. On AVX-512 a 64-bit rotate by 32 does it outside
-// the shuffle port (port 5 on Intel), which the other stages keep busy.
-template <class D, class V = hn::Vec<D>>
-HWY_INLINE V SwapPairs(D d, V v) {
-#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX3
-  const hn::Repartition<uint64_t, D> d64;
-  return hn::BitCast(d, hn::RotateRight<32>(hn::BitCast(d64, v)));
-#else
-  (void)d;
-  return hn::Shuffle2301(v);
-#endif
-}
-
 // The FWHT stages with h < Lanes(d), inside one vector. Each is one shuffle
 // bringing lane i ^ h next to lane i, and one exact MulAdd (see the top).
 template <class D, class V = hn::Vec<D>>
 HWY_INLINE V InRegisterStages(D d, V v) {
   constexpr size_t kLanes = hn::MaxLanes(D());
   static_assert(kLanes >= 4 && kLanes <= 16, "x86/NEON/WASM vectors of 4..16 floats");
-  v = hn::MulAdd(v, hn::LoadU(d, kStageSigns[0]), SwapPairs(d, v));
+  v = hn::MulAdd(v, hn::LoadU(d, kStageSigns[0]), hn::Shuffle2301(v));
   v = hn::MulAdd(v, hn::LoadU(d, kStageSigns[1]), hn::Shuffle1032(v));
   if constexpr (kLanes >= 8) {
     // Partner lane i ^ 4: the neighbouring 128-bit block.

@@ -55,6 +55,10 @@ namespace {
 // only the last chunk, so small writes stay cheap while snapshots stay
 // immutable.
 constexpr size_t kChunkRows = 16384;
+// Every scanned segment costs a little per query (table setup, a candidate
+// list to merge), so this many small chunks are merged into one larger
+// unsealed segment: a logarithmic number of segments without sealing early.
+constexpr size_t kChunksPerMerge = 8;
 
 std::string SegmentPath(const std::string& dir, uint64_t segment_id) {
   return (fs::path(dir) / "segments" / absl::StrFormat("%016x.tqs", segment_id)).string();
@@ -144,6 +148,7 @@ class TurboQuantIndex::Impl {
   // Marks rows dead in `next`, recording the catalog changes in `batch`.
   void DeleteRows(const std::vector<Location>& rows, Snapshot* next,
                   rocksdb::WriteBatch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mutex_);
+  void MergeSmallChunks(Snapshot* next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mutex_);
   void AppendUnsealed(absl::Span<const int64_t> ids, const std::vector<uint8_t>& codes,
                       const std::vector<float>& vectors, absl::Span<const uint64_t> sequences,
                       Snapshot* next)
@@ -275,6 +280,27 @@ void TurboQuantIndex::Impl::AppendUnsealed(absl::Span<const int64_t> ids,
   }
 }
 
+void TurboQuantIndex::Impl::MergeSmallChunks(Snapshot* next) {
+  size_t first = next->segments.size();
+  while (first > 0 && next->segments[first - 1].segment->unsealed() &&
+         next->segments[first - 1].segment->rows() <= kChunkRows) {
+    --first;
+  }
+  if (next->segments.size() - first < kChunksPerMerge) return;
+  SegmentBuilder merged(*codec_);
+  for (size_t s = first; s < next->segments.size(); ++s) {
+    merged.AppendLive(next->segments[s], options_.dim, /*keep_sequences=*/true);
+  }
+  next->segments.resize(first);
+  const size_t rows = merged.ids.size();
+  if (rows == 0) return;
+  next->segments.push_back({merged.Build(), nullptr, rows});
+  const Segment* segment = next->segments.back().segment.get();
+  for (size_t row = 0; row < rows; ++row) {
+    locations_[segment->id(row)] = {segment, static_cast<uint32_t>(row)};
+  }
+}
+
 Status TurboQuantIndex::Impl::Add(absl::Span<const int64_t> ids, absl::Span<const float> vectors) {
   const size_t dim = static_cast<size_t>(options_.dim);
   if (vectors.size() != ids.size() * dim) {
@@ -319,6 +345,7 @@ Status TurboQuantIndex::Impl::Add(absl::Span<const int64_t> ids, absl::Span<cons
   std::vector<uint64_t> sequences(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) sequences[i] = first_sequence + i;
   AppendUnsealed(ids, codes, prepared, sequences, next.get());
+  MergeSmallChunks(next.get());
   Publish(next);
   const size_t first_unsealed = FirstUnsealed(*next);
   int64_t unsealed = 0;
@@ -578,6 +605,7 @@ Status TurboQuantIndex::Impl::Recover(const storage::CatalogContents& contents) 
     std::memcpy(vectors.data() + at, row.vector.data(), vector_bytes);
   }
   AppendUnsealed(ids, codes, vectors, sequences, next.get());
+  MergeSmallChunks(next.get());
   Publish(next);
   locations_built_ = false;
   locations_.clear();

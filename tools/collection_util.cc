@@ -1,0 +1,388 @@
+#include "tools/collection_util.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "src/index/parallel.h"
+#include "tools/progress.h"
+
+namespace tqindex {
+
+using turboquant::CodecKind;
+using turboquant::IdMatrix;
+using turboquant::Matrix;
+using turboquant::Metric;
+using turboquant::SearchParams;
+using turboquant::SearchResults;
+using turboquant::TurboQuantIndex;
+using turboquant::VectorReader;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// ---- JSON ---------------------------------------------------------------------
+
+std::string JsonQuote(const std::string& text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += absl::StrFormat("\\u%04x", static_cast<int>(c));
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+void JsonObject::Key(const std::string& key) {
+  if (!body_.empty()) body_ += ",";
+  absl::StrAppend(&body_, JsonQuote(key), ":");
+}
+
+JsonObject& JsonObject::Str(const std::string& key, const std::string& value) {
+  Key(key);
+  body_ += JsonQuote(value);
+  return *this;
+}
+
+JsonObject& JsonObject::Int(const std::string& key, int64_t value) {
+  Key(key);
+  absl::StrAppend(&body_, value);
+  return *this;
+}
+
+JsonObject& JsonObject::Num(const std::string& key, double value) {
+  Key(key);
+  body_ += std::isfinite(value) ? absl::StrFormat("%.6g", value) : "null";
+  return *this;
+}
+
+JsonObject& JsonObject::Bool(const std::string& key, bool value) {
+  Key(key);
+  body_ += value ? "true" : "false";
+  return *this;
+}
+
+std::string JsonObject::ToString() const { return absl::StrCat("{", body_, "}"); }
+
+// ---- flags --------------------------------------------------------------------------
+
+absl::StatusOr<CodecKind> ParseCodecFlag(const std::string& text) {
+  if (text == "mse") return CodecKind::kMse;
+  if (text == "prod") return CodecKind::kProd;
+  return absl::InvalidArgumentError(
+      absl::StrFormat("--codec: unknown codec '%s' (expected mse or prod)", text));
+}
+
+absl::StatusOr<Metric> ParseMetricFlag(const std::string& text) {
+  absl::StatusOr<Metric> metric = turboquant::ParseMetric(text);
+  if (!metric.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("--metric: unknown metric '%s' (expected ip, cosine or l2)", text));
+  }
+  return metric;
+}
+
+// ---- streaming input ----------------------------------------------------------------
+
+absl::StatusOr<IngestSource> OpenIngestSource(const std::string& input, const std::string& ids_path,
+                                              int64_t first_id) {
+  IngestSource source;
+  absl::StatusOr<std::unique_ptr<VectorReader>> vectors = VectorReader::Open(input);
+  if (!vectors.ok()) return vectors.status();
+  source.vectors = std::move(*vectors);
+  source.first_id = first_id;
+  if (ids_path.empty()) return source;
+  absl::StatusOr<std::unique_ptr<VectorReader>> ids = VectorReader::Open(ids_path);
+  if (!ids.ok()) return ids.status();
+  if ((*ids)->element_type() == turboquant::ElementType::kFloat32) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: holds float32 values, but ids must be integers (.ivecs, .ibin or int32 .npy)",
+        ids_path));
+  }
+  if ((*ids)->dim() != 1) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: has %d values per row; an ids file has one id per row", ids_path, (*ids)->dim()));
+  }
+  if ((*ids)->rows() != source.vectors->rows()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: has %d ids, but %s has %d vectors; give one id per vector", ids_path,
+                        (*ids)->rows(), input, source.vectors->rows()));
+  }
+  source.ids = std::move(*ids);
+  return source;
+}
+
+absl::Status CheckDimension(const std::string& what, const std::string& path, int file_dim,
+                            const std::string& collection, int collection_dim) {
+  if (file_dim == collection_dim) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrFormat("dimension mismatch: %s %s has dimension %d, but the collection %s has "
+                      "dimension %d",
+                      what, path, file_dim, collection, collection_dim));
+}
+
+absl::StatusOr<IngestResult> Ingest(IngestSource& source, TurboQuantIndex& index, int64_t batch,
+                                    const std::string& label, bool count_replaced) {
+  const Clock::time_point start = Clock::now();
+  IngestResult result;
+  Progress progress(label, source.vectors->rows());
+  std::vector<float> vectors;
+  std::vector<int64_t> ids;
+  while (true) {
+    vectors.clear();
+    absl::StatusOr<int64_t> got = source.vectors->ReadRows(batch, &vectors);
+    if (!got.ok()) return got.status();
+    if (*got == 0) break;
+    ids.clear();
+    if (source.ids != nullptr) {
+      absl::StatusOr<int64_t> got_ids = source.ids->ReadRowsInt64(*got, &ids);
+      if (!got_ids.ok()) return got_ids.status();
+      if (*got_ids != *got) {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("%s: ended after %d ids, but %s has more vectors",
+                            source.ids->path(), result.rows + *got_ids, source.vectors->path()));
+      }
+    } else {
+      for (int64_t r = 0; r < *got; ++r) ids.push_back(source.first_id + result.rows + r);
+    }
+    if (count_replaced) {
+      for (const int64_t id : ids) result.replaced += index.Contains(id) ? 1 : 0;
+    }
+    if (absl::Status s = index.Add(ids, vectors); !s.ok()) {
+      return absl::Status(s.code(), absl::StrFormat("%s rows %d..%d: %s", source.vectors->path(),
+                                                    result.rows, result.rows + *got - 1,
+                                                    s.message()));
+    }
+    result.rows += *got;
+    progress.Update(result.rows);
+  }
+  progress.Finish();
+  result.seconds = SecondsSince(start);
+  return result;
+}
+
+// ---- ground truth ---------------------------------------------------------------------
+
+namespace {
+
+// Sixteen independent partial sums, so the compiler can vectorize without
+// reassociating a single sum.
+inline float Dot(const float* a, const float* b, int dim) {
+  float acc[16] = {};
+  int j = 0;
+  for (; j + 16 <= dim; j += 16) {
+    for (int t = 0; t < 16; ++t) acc[t] += a[j + t] * b[j + t];
+  }
+  float sum = 0;
+  for (; j < dim; ++j) sum += a[j] * b[j];
+  for (int t = 0; t < 16; ++t) sum += acc[t];
+  return sum;
+}
+
+inline float SquaredL2(const float* a, const float* b, int dim) {
+  float acc[16] = {};
+  int j = 0;
+  for (; j + 16 <= dim; j += 16) {
+    for (int t = 0; t < 16; ++t) {
+      const float d = a[j + t] - b[j + t];
+      acc[t] += d * d;
+    }
+  }
+  float sum = 0;
+  for (; j < dim; ++j) sum += (a[j] - b[j]) * (a[j] - b[j]);
+  for (int t = 0; t < 16; ++t) sum += acc[t];
+  return sum;
+}
+
+std::vector<float> NormalizedRows(const Matrix& m) {
+  std::vector<float> out = m.data;
+  for (int64_t i = 0; i < m.rows; ++i) {
+    float* row = out.data() + i * m.dim;
+    double norm2 = 0;
+    for (int j = 0; j < m.dim; ++j) norm2 += static_cast<double>(row[j]) * row[j];
+    if (norm2 == 0) continue;
+    const float inverse = static_cast<float>(1 / std::sqrt(norm2));
+    for (int j = 0; j < m.dim; ++j) row[j] *= inverse;
+  }
+  return out;
+}
+
+}  // namespace
+
+int HardwareThreads() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+std::vector<int64_t> ExactTopK(const Matrix& base, const Matrix& queries, Metric metric, int k,
+                               int threads) {
+  const int dim = base.dim;
+  const int64_t n = base.rows;
+  const int64_t nq = queries.rows;
+  std::vector<int64_t> out(static_cast<size_t>(nq) * k, -1);
+  std::vector<float> normalized_base, normalized_queries;
+  const float* b = base.data.data();
+  const float* q = queries.data.data();
+  if (metric == Metric::kCosine) {
+    normalized_base = NormalizedRows(base);
+    normalized_queries = NormalizedRows(queries);
+    b = normalized_base.data();
+    q = normalized_queries.data();
+  }
+  const bool l2 = metric == Metric::kL2;
+  // Blocks of queries against blocks of base rows that stay in cache.
+  constexpr int64_t kQueryBlock = 8;
+  constexpr int64_t kBaseBlock = 256;
+  const size_t tasks = static_cast<size_t>((nq + kQueryBlock - 1) / kQueryBlock);
+  Progress progress("exact ground truth", nq);
+  std::mutex progress_mutex;
+  std::atomic<int64_t> done{0};
+  using Hit = std::pair<float, int64_t>;  // (distance, row): smaller is better
+  turboquant::internal::ParallelFor(tasks, threads == 0 ? HardwareThreads() : threads,
+                                    [&](size_t task) {
+    const int64_t q0 = static_cast<int64_t>(task) * kQueryBlock;
+    const int64_t q1 = std::min(nq, q0 + kQueryBlock);
+    std::vector<std::vector<Hit>> heaps(q1 - q0);
+    for (auto& heap : heaps) heap.reserve(k + 1);
+    for (int64_t b0 = 0; b0 < n; b0 += kBaseBlock) {
+      const int64_t b1 = std::min(n, b0 + kBaseBlock);
+      for (int64_t qi = q0; qi < q1; ++qi) {
+        const float* query = q + qi * dim;
+        std::vector<Hit>& heap = heaps[qi - q0];
+        for (int64_t i = b0; i < b1; ++i) {
+          const float* row = b + i * dim;
+          const Hit hit(l2 ? SquaredL2(query, row, dim) : -Dot(query, row, dim), i);
+          if (static_cast<int>(heap.size()) < k) {
+            heap.push_back(hit);
+            std::push_heap(heap.begin(), heap.end());
+          } else if (hit < heap.front()) {
+            std::pop_heap(heap.begin(), heap.end());
+            heap.back() = hit;
+            std::push_heap(heap.begin(), heap.end());
+          }
+        }
+      }
+    }
+    for (int64_t qi = q0; qi < q1; ++qi) {
+      std::vector<Hit>& heap = heaps[qi - q0];
+      std::sort_heap(heap.begin(), heap.end());
+      for (size_t j = 0; j < heap.size(); ++j) out[qi * k + j] = heap[j].second;
+    }
+    const int64_t finished = done += q1 - q0;
+    if (progress_mutex.try_lock()) {
+      progress.Update(finished);
+      progress_mutex.unlock();
+    }
+  });
+  progress.Finish();
+  return out;
+}
+
+absl::StatusOr<IdMatrix> ReadGroundTruth(const std::string& path, int64_t num_queries, int k) {
+  absl::StatusOr<IdMatrix> truth = turboquant::ReadIdRows(path);
+  if (!truth.ok()) return truth.status();
+  if (truth->rows != num_queries) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: has %d rows of ground truth, but there are %d queries", path, truth->rows,
+        num_queries));
+  }
+  if (truth->dim < k) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: has %d neighbours per query, fewer than k = %d", path, truth->dim, k));
+  }
+  return truth;
+}
+
+double RecallAtK(const std::vector<int64_t>& results, int result_k,
+                 const std::vector<int64_t>& truth, int truth_k, int k) {
+  const int64_t nq = result_k == 0 ? 0 : static_cast<int64_t>(results.size()) / result_k;
+  if (nq == 0 || k == 0) return 0;
+  const int rk = std::min(k, result_k);
+  const int tk = std::min(k, truth_k);
+  int64_t hits = 0;
+  for (int64_t q = 0; q < nq; ++q) {
+    const int64_t* r = results.data() + q * result_k;
+    const int64_t* t = truth.data() + q * truth_k;
+    for (int j = 0; j < rk; ++j) {
+      if (r[j] >= 0 && std::find(t, t + tk, r[j]) != t + tk) ++hits;
+    }
+  }
+  return static_cast<double>(hits) / (static_cast<double>(nq) * k);
+}
+
+double OneRecallAtK(const std::vector<int64_t>& results, int result_k,
+                    const std::vector<int64_t>& truth, int truth_k, int k) {
+  const int64_t nq = result_k == 0 ? 0 : static_cast<int64_t>(results.size()) / result_k;
+  if (nq == 0 || truth_k == 0) return 0;
+  const int rk = std::min(k, result_k);
+  int64_t hits = 0;
+  for (int64_t q = 0; q < nq; ++q) {
+    const int64_t* r = results.data() + q * result_k;
+    if (std::find(r, r + rk, truth[q * truth_k]) != r + rk) ++hits;
+  }
+  return static_cast<double>(hits) / nq;
+}
+
+// ---- timing -----------------------------------------------------------------------------
+
+absl::StatusOr<Latency> MeasureLatency(const TurboQuantIndex& index, const Matrix& queries,
+                                       SearchParams params, int64_t samples) {
+  params.threads = 1;
+  samples = std::min(samples, queries.rows);
+  std::vector<double> ms;
+  ms.reserve(samples);
+  for (int64_t i = 0; i < samples; ++i) {
+    const Clock::time_point start = Clock::now();
+    absl::StatusOr<SearchResults> results = index.Search(queries.row(i), params);
+    ms.push_back(1000 * SecondsSince(start));
+    if (!results.ok()) return results.status();
+  }
+  Latency latency;
+  latency.samples = samples;
+  if (samples == 0) return latency;
+  std::sort(ms.begin(), ms.end());
+  latency.median_ms = ms[ms.size() / 2];
+  latency.p99_ms = ms[std::min(ms.size() - 1, static_cast<size_t>(std::ceil(0.99 * ms.size())) - 1)];
+  return latency;
+}
+
+absl::StatusOr<TimedResults> TimedSearch(const TurboQuantIndex& index, const Matrix& queries,
+                                         const SearchParams& params) {
+  const Clock::time_point start = Clock::now();
+  absl::StatusOr<SearchResults> results = index.Search(queries.data, params);
+  const double seconds = SecondsSince(start);
+  if (!results.ok()) return results.status();
+  return TimedResults{std::move(*results), seconds};
+}
+
+std::string HumanBytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int unit = 0;
+  while (bytes >= 1024 && unit < 4) {
+    bytes /= 1024;
+    ++unit;
+  }
+  return unit == 0 ? absl::StrFormat("%.0f B", bytes) : absl::StrFormat("%.1f %s", bytes, units[unit]);
+}
+
+}  // namespace tqindex
