@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <mutex>
 #include <utility>
 
-#include "absl/synchronization/mutex.h"
 
 namespace turboquant::internal {
 namespace {
@@ -136,9 +136,9 @@ Codebook::Codebook(int dim, int bits) : dim_(dim), bits_(bits) {
 }
 
 std::shared_ptr<const Codebook> Codebook::Get(int dim, int bits) {
-  static absl::Mutex mutex(absl::kConstInit);
+  static std::mutex mutex;
   static auto* cache = new std::map<std::pair<int, int>, std::shared_ptr<const Codebook>>();
-  absl::MutexLock lock(&mutex);
+  std::lock_guard<std::mutex> lock(mutex);
   std::shared_ptr<const Codebook>& entry = (*cache)[{dim, bits}];
   if (!entry) entry = std::make_shared<const Codebook>(dim, bits);
   return entry;

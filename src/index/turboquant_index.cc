@@ -11,11 +11,11 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_format.h"
-#include "absl/synchronization/mutex.h"
 #include "src/index/search_request.h"
 #include "src/index/snapshot_search.h"
 #include "storage/catalog.h"
@@ -135,27 +135,26 @@ class TurboQuantIndex::Impl {
   };
 
   std::shared_ptr<const Snapshot> Current() const {
-    absl::MutexLock lock(&snapshot_mutex_);
+    std::lock_guard<std::mutex> lock(snapshot_mutex_);
     return snapshot_;
   }
   void Publish(std::shared_ptr<const Snapshot> snapshot) {
-    absl::MutexLock lock(&snapshot_mutex_);
+    std::lock_guard<std::mutex> lock(snapshot_mutex_);
     snapshot_ = std::move(snapshot);
   }
 
-  void EnsureLocations() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mutex_);
+  void EnsureLocations();
   Status CheckBatchIds(absl::Span<const int64_t> ids) const;
   // Marks rows dead in `next`, recording the catalog changes in `batch`.
   void DeleteRows(const std::vector<Location>& rows, Snapshot* next,
-                  rocksdb::WriteBatch* batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mutex_);
-  void MergeSmallChunks(Snapshot* next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mutex_);
+                  rocksdb::WriteBatch* batch);
+  void MergeSmallChunks(Snapshot* next);
   void AppendUnsealed(absl::Span<const int64_t> ids, const std::vector<uint8_t>& codes,
                       const std::vector<float>& vectors, absl::Span<const uint64_t> sequences,
-                      Snapshot* next)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mutex_);
+                      Snapshot* next);
   // Merges the segments [first, end) of the current snapshot into one sealed
   // segment (a file for durable collections) and publishes the result.
-  Status Rewrite(size_t first) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mutex_);
+  Status Rewrite(size_t first);
   size_t FirstUnsealed(const Snapshot& snapshot) const;
   StatusOr<std::shared_ptr<const Segment>> OpenSealed(uint64_t segment_id, uint64_t rows) const;
   Status Write(rocksdb::WriteBatch* batch) { return catalog_ ? catalog_->Write(batch) : absl::OkStatus(); }
@@ -165,17 +164,20 @@ class TurboQuantIndex::Impl {
   const std::unique_ptr<Codec> codec_;
   const std::string dir_;  // empty for an in-memory index
 
-  mutable absl::Mutex snapshot_mutex_;
-  std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(snapshot_mutex_);
+  // std::mutex rather than absl::Mutex: Debian's prebuilt Abseil is not
+  // instrumented for ThreadSanitizer, which then cannot see its ordering.
+  mutable std::mutex snapshot_mutex_;
+  std::shared_ptr<const Snapshot> snapshot_;  // guarded by snapshot_mutex_
 
-  absl::Mutex write_mutex_;
-  std::unique_ptr<storage::Catalog> catalog_ ABSL_GUARDED_BY(write_mutex_);
-  uint64_t next_segment_ ABSL_GUARDED_BY(write_mutex_) = 1;
-  uint64_t next_sequence_ ABSL_GUARDED_BY(write_mutex_) = 1;
+  // Serializes writers; guards everything below.
+  mutable std::mutex write_mutex_;
+  std::unique_ptr<storage::Catalog> catalog_;
+  uint64_t next_segment_ = 1;
+  uint64_t next_sequence_ = 1;
   // Where every live id is; built from the segments' id arrays on first need
   // so that opening a large collection does not read them.
-  bool locations_built_ ABSL_GUARDED_BY(write_mutex_) = false;
-  absl::flat_hash_map<int64_t, Location> locations_ ABSL_GUARDED_BY(write_mutex_);
+  bool locations_built_ = false;
+  absl::flat_hash_map<int64_t, Location> locations_;
 };
 
 size_t TurboQuantIndex::Impl::FirstUnsealed(const Snapshot& snapshot) const {
@@ -316,7 +318,7 @@ Status TurboQuantIndex::Impl::Add(absl::Span<const int64_t> ids, absl::Span<cons
   if (Status s = codec_->Encode(prepared, absl::MakeSpan(codes)); !s.ok()) return s;
   if (!options_.keep_vectors) prepared.clear();
 
-  absl::MutexLock lock(&write_mutex_);
+  std::lock_guard<std::mutex> lock(write_mutex_);
   EnsureLocations();
   std::vector<Location> replaced;
   for (int64_t id : ids) {
@@ -356,7 +358,7 @@ Status TurboQuantIndex::Impl::Add(absl::Span<const int64_t> ids, absl::Span<cons
 }
 
 StatusOr<int64_t> TurboQuantIndex::Impl::Remove(absl::Span<const int64_t> ids) {
-  absl::MutexLock lock(&write_mutex_);
+  std::lock_guard<std::mutex> lock(write_mutex_);
   EnsureLocations();
   std::vector<Location> rows;
   absl::flat_hash_set<int64_t> seen;
@@ -375,7 +377,7 @@ StatusOr<int64_t> TurboQuantIndex::Impl::Remove(absl::Span<const int64_t> ids) {
 }
 
 StatusOr<std::vector<float>> TurboQuantIndex::Impl::Get(int64_t id) {
-  absl::MutexLock lock(&write_mutex_);
+  std::lock_guard<std::mutex> lock(write_mutex_);
   EnsureLocations();
   auto it = locations_.find(id);
   if (it == locations_.end()) return absl::NotFoundError(absl::StrFormat("id %d is not in the index", id));
@@ -392,7 +394,7 @@ StatusOr<std::vector<float>> TurboQuantIndex::Impl::Get(int64_t id) {
 }
 
 bool TurboQuantIndex::Impl::Contains(int64_t id) {
-  absl::MutexLock lock(&write_mutex_);
+  std::lock_guard<std::mutex> lock(write_mutex_);
   EnsureLocations();
   return locations_.contains(id);
 }
@@ -477,7 +479,7 @@ Status TurboQuantIndex::Impl::Rewrite(size_t first) {
 }
 
 Status TurboQuantIndex::Impl::Flush() {
-  absl::MutexLock lock(&write_mutex_);
+  std::lock_guard<std::mutex> lock(write_mutex_);
   if (catalog_ == nullptr) return absl::OkStatus();
   const std::shared_ptr<const Snapshot> current = Current();
   const size_t first = FirstUnsealed(*current);
@@ -485,7 +487,7 @@ Status TurboQuantIndex::Impl::Flush() {
 }
 
 Status TurboQuantIndex::Impl::Compact() {
-  absl::MutexLock lock(&write_mutex_);
+  std::lock_guard<std::mutex> lock(write_mutex_);
   return Rewrite(0);
 }
 
@@ -503,12 +505,12 @@ Status TurboQuantIndex::Impl::Verify() const {
     }
     if (Status status = file.VerifyChecksums(); !status.ok()) return status;
   }
-  absl::MutexLock lock(const_cast<absl::Mutex*>(&write_mutex_));
+  std::lock_guard<std::mutex> lock(write_mutex_);
   return catalog_ ? catalog_->VerifyChecksums() : absl::OkStatus();
 }
 
 Status TurboQuantIndex::Impl::Backup(const std::string& dir) {
-  absl::MutexLock lock(&write_mutex_);
+  std::lock_guard<std::mutex> lock(write_mutex_);
   if (catalog_ == nullptr) return absl::FailedPreconditionError("an in-memory index has no files to back up");
   std::error_code error;
   if (fs::exists(dir, error) && !fs::is_empty(dir, error)) {
@@ -552,7 +554,7 @@ IndexStats TurboQuantIndex::Impl::Stats() const {
 }
 
 Status TurboQuantIndex::Impl::Recover(const storage::CatalogContents& contents) {
-  absl::MutexLock lock(&write_mutex_);
+  std::lock_guard<std::mutex> lock(write_mutex_);
   next_segment_ = contents.next_segment;
   next_sequence_ = contents.next_sequence;
   auto next = std::make_shared<Snapshot>();
