@@ -105,6 +105,16 @@ absl::StatusOr<Metric> ParseMetricFlag(const std::string& text) {
   return metric;
 }
 
+absl::Status CheckBitsFlag(CodecKind codec, int64_t bits) {
+  const int min_bits = codec == CodecKind::kMse ? 1 : 2;
+  if (bits < min_bits || bits > 8) {
+    return absl::InvalidArgumentError(absl::StrFormat("--bits: %d is out of range for %s (%d..8)",
+                                                      bits, turboquant::CodecKindName(codec),
+                                                      min_bits));
+  }
+  return absl::OkStatus();
+}
+
 // ---- streaming input ----------------------------------------------------------------
 
 absl::StatusOr<IngestSource> OpenIngestSource(const std::string& input, const std::string& ids_path,
@@ -188,33 +198,85 @@ absl::StatusOr<IngestResult> Ingest(IngestSource& source, TurboQuantIndex& index
 
 namespace {
 
-// Sixteen independent partial sums, so the compiler can vectorize without
-// reassociating a single sum.
-inline float Dot(const float* a, const float* b, int dim) {
-  float acc[16] = {};
-  int j = 0;
-  for (; j + 16 <= dim; j += 16) {
-    for (int t = 0; t < 16; ++t) acc[t] += a[j + t] * b[j + t];
-  }
-  float sum = 0;
-  for (; j < dim; ++j) sum += a[j] * b[j];
-  for (int t = 0; t < 16; ++t) sum += acc[t];
-  return sum;
-}
-
-inline float SquaredL2(const float* a, const float* b, int dim) {
-  float acc[16] = {};
-  int j = 0;
-  for (; j + 16 <= dim; j += 16) {
-    for (int t = 0; t < 16; ++t) {
-      const float d = a[j + t] - b[j + t];
-      acc[t] += d * d;
+// Distances of `nq` queries to `nb` base rows, out[q * nb + i]: squared L2,
+// or the negated inner product (so that smaller is better for every metric).
+// Four base rows at a time share each load of the query, and sixteen partial
+// sums per row let the compiler vectorize without reassociating one sum.
+template <bool kL2>
+__attribute__((always_inline)) inline void ScoreBlockImpl(const float* queries, int64_t nq,
+                                                          const float* base, int64_t nb, int dim,
+                                                          float* out) {
+  constexpr int kLanes = 16;
+  auto term = [](float x, float y) {
+    if constexpr (kL2) {
+      const float d = x - y;
+      return d * d;
+    } else {
+      return x * y;
+    }
+  };
+  for (int64_t qi = 0; qi < nq; ++qi) {
+    const float* q = queries + qi * dim;
+    float* row_out = out + qi * nb;
+    int64_t i = 0;
+    for (; i + 4 <= nb; i += 4) {
+      const float* r0 = base + i * dim;
+      const float* r1 = r0 + dim;
+      const float* r2 = r1 + dim;
+      const float* r3 = r2 + dim;
+      float a0[kLanes] = {}, a1[kLanes] = {}, a2[kLanes] = {}, a3[kLanes] = {};
+      int j = 0;
+      for (; j + kLanes <= dim; j += kLanes) {
+        for (int t = 0; t < kLanes; ++t) {
+          const float x = q[j + t];
+          a0[t] += term(x, r0[j + t]);
+          a1[t] += term(x, r1[j + t]);
+          a2[t] += term(x, r2[j + t]);
+          a3[t] += term(x, r3[j + t]);
+        }
+      }
+      float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (; j < dim; ++j) {
+        s0 += term(q[j], r0[j]);
+        s1 += term(q[j], r1[j]);
+        s2 += term(q[j], r2[j]);
+        s3 += term(q[j], r3[j]);
+      }
+      for (int t = 0; t < kLanes; ++t) {
+        s0 += a0[t];
+        s1 += a1[t];
+        s2 += a2[t];
+        s3 += a3[t];
+      }
+      row_out[i] = kL2 ? s0 : -s0;
+      row_out[i + 1] = kL2 ? s1 : -s1;
+      row_out[i + 2] = kL2 ? s2 : -s2;
+      row_out[i + 3] = kL2 ? s3 : -s3;
+    }
+    for (; i < nb; ++i) {
+      const float* r = base + i * dim;
+      float sum = 0;
+      for (int j = 0; j < dim; ++j) sum += term(q[j], r[j]);
+      row_out[i] = kL2 ? sum : -sum;
     }
   }
-  float sum = 0;
-  for (; j < dim; ++j) sum += (a[j] - b[j]) * (a[j] - b[j]);
-  for (int t = 0; t < 16; ++t) sum += acc[t];
-  return sum;
+}
+
+// On x86-64 with GCC, also compile an AVX2+FMA version, chosen at run time.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define TQINDEX_KERNEL_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define TQINDEX_KERNEL_CLONES
+#endif
+
+TQINDEX_KERNEL_CLONES
+void ScoreBlock(const float* queries, int64_t nq, const float* base, int64_t nb, int dim, bool l2,
+                float* out) {
+  if (l2) {
+    ScoreBlockImpl<true>(queries, nq, base, nb, dim, out);
+  } else {
+    ScoreBlockImpl<false>(queries, nq, base, nb, dim, out);
+  }
 }
 
 std::vector<float> NormalizedRows(const Matrix& m) {
@@ -264,14 +326,15 @@ std::vector<int64_t> ExactTopK(const Matrix& base, const Matrix& queries, Metric
     const int64_t q1 = std::min(nq, q0 + kQueryBlock);
     std::vector<std::vector<Hit>> heaps(q1 - q0);
     for (auto& heap : heaps) heap.reserve(k + 1);
+    std::vector<float> scores((q1 - q0) * kBaseBlock);
     for (int64_t b0 = 0; b0 < n; b0 += kBaseBlock) {
-      const int64_t b1 = std::min(n, b0 + kBaseBlock);
+      const int64_t nb = std::min(n, b0 + kBaseBlock) - b0;
+      ScoreBlock(q + q0 * dim, q1 - q0, b + b0 * dim, nb, dim, l2, scores.data());
       for (int64_t qi = q0; qi < q1; ++qi) {
-        const float* query = q + qi * dim;
         std::vector<Hit>& heap = heaps[qi - q0];
-        for (int64_t i = b0; i < b1; ++i) {
-          const float* row = b + i * dim;
-          const Hit hit(l2 ? SquaredL2(query, row, dim) : -Dot(query, row, dim), i);
+        const float* row_scores = scores.data() + (qi - q0) * nb;
+        for (int64_t i = 0; i < nb; ++i) {
+          const Hit hit(row_scores[i], b0 + i);
           if (static_cast<int>(heap.size()) < k) {
             heap.push_back(hit);
             std::push_heap(heap.begin(), heap.end());

@@ -46,6 +46,8 @@ std::string JsonQuote(const std::string& text);
 // "--codec: unknown codec 'x' (expected mse or prod)" etc.
 absl::StatusOr<turboquant::CodecKind> ParseCodecFlag(const std::string& text);
 absl::StatusOr<turboquant::Metric> ParseMetricFlag(const std::string& text);
+// --bits for a codec: 1..8 for mse, 2..8 for prod.
+absl::Status CheckBitsFlag(turboquant::CodecKind codec, int64_t bits);
 
 // ---- streaming input ----------------------------------------------------------
 

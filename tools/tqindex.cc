@@ -17,6 +17,16 @@
 namespace tqindex {
 
 // Each command's entry point, from its tools/<name>_command.cc.
+Command BuildCommand();
+Command AddCommand();
+Command DeleteCommand();
+Command QueryCommand();
+Command InfoCommand();
+Command VerifyCommand();
+Command CompactCommand();
+Command BackupCommand();
+Command BenchCommand();
+Command DemoCommand();
 Command CodecStatsCommand();
 int KvBenchCommand(const std::vector<std::string>& args);
 
@@ -25,6 +35,16 @@ namespace {
 // The command table: one line per command.
 std::vector<Command> Commands() {
   return {
+      BuildCommand(),
+      AddCommand(),
+      DeleteCommand(),
+      QueryCommand(),
+      InfoCommand(),
+      VerifyCommand(),
+      CompactCommand(),
+      BackupCommand(),
+      BenchCommand(),
+      DemoCommand(),
       CodecStatsCommand(),
       {"kv-bench", "KV-cache fidelity (attention, needle test) and decode speed, synthetic data",
        &KvBenchCommand},

@@ -1,0 +1,499 @@
+// End-to-end tests of the tqindex collection commands (build, add, delete,
+// query, info, verify, compact, backup, bench, demo), running the built binary
+// (path from TQINDEX_PATH) the way a user would, and checking exit codes,
+// --json output and the one-line error messages.
+#include <sys/wait.h>
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/test_util.h"
+#include "turboquant/io.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using turboquant::testing::GaussianVectors;
+using turboquant::testing::MakeTempDir;
+using turboquant::testing::SharedDataPath;
+
+struct Result {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+// Runs `tqindex <args>` through the shell, capturing stdout and stderr.
+Result RunTqindex(const std::string& args) {
+#ifdef TQINDEX_PATH
+  static const std::string dir = MakeTempDir("cli_collection_io");
+  const std::string out_path = dir + "/stdout.txt";
+  const std::string err_path = dir + "/stderr.txt";
+  const std::string command =
+      std::string(TQINDEX_PATH) + " " + args + " >" + out_path + " 2>" + err_path;
+  const int status = std::system(command.c_str());
+  Result result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  result.out = ReadFile(out_path);
+  result.err = ReadFile(err_path);
+  return result;
+#else
+  (void)args;
+  return Result{};
+#endif
+}
+
+#ifdef TQINDEX_PATH
+#define REQUIRE_TQINDEX()
+#else
+#define REQUIRE_TQINDEX() GTEST_SKIP() << "tqindex is not built (TQ_BUILD_TOOLS=OFF)"
+#endif
+
+// A strict reader for one flat JSON object: string, number, true/false/null
+// values. Values are kept as text (strings without quotes).
+bool ParseFlatJson(const std::string& text, std::map<std::string, std::string>* fields) {
+  size_t i = 0;
+  auto skip_space = [&] {
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+  };
+  auto read_string = [&](std::string* out) {
+    if (i >= text.size() || text[i] != '"') return false;
+    std::string value;
+    for (++i; i < text.size() && text[i] != '"'; ++i) {
+      if (text[i] == '\\' && i + 1 < text.size()) ++i;
+      value += text[i];
+    }
+    if (i >= text.size()) return false;
+    ++i;
+    *out = value;
+    return true;
+  };
+  skip_space();
+  if (i >= text.size() || text[i++] != '{') return false;
+  while (true) {
+    skip_space();
+    std::string key, value;
+    if (!read_string(&key)) return false;
+    skip_space();
+    if (i >= text.size() || text[i++] != ':') return false;
+    skip_space();
+    if (i < text.size() && text[i] == '"') {
+      if (!read_string(&value)) return false;
+    } else {
+      const size_t start = i;
+      while (i < text.size() && text[i] != ',' && text[i] != '}' &&
+             !std::isspace(static_cast<unsigned char>(text[i]))) {
+        ++i;
+      }
+      value = text.substr(start, i - start);
+      if (value != "null" && value != "true" && value != "false") {
+        char* end = nullptr;
+        std::strtod(value.c_str(), &end);
+        if (value.empty() || *end != '\0') return false;
+      }
+    }
+    if (!fields->emplace(key, value).second) return false;
+    skip_space();
+    if (i < text.size() && text[i] == ',') {
+      ++i;
+      continue;
+    }
+    if (i < text.size() && text[i] == '}') {
+      ++i;
+      break;
+    }
+    return false;
+  }
+  skip_space();
+  return i == text.size();
+}
+
+std::map<std::string, std::string> Json(const Result& result) {
+  std::map<std::string, std::string> fields;
+  EXPECT_TRUE(ParseFlatJson(result.out, &fields)) << "not one flat JSON object:\n" << result.out;
+  return fields;
+}
+
+double Number(const std::map<std::string, std::string>& fields, const std::string& key) {
+  const auto it = fields.find(key);
+  EXPECT_NE(it, fields.end()) << "missing key " << key;
+  return it == fields.end() ? NAN : std::strtod(it->second.c_str(), nullptr);
+}
+
+std::string Text(const std::map<std::string, std::string>& fields, const std::string& key) {
+  const auto it = fields.find(key);
+  EXPECT_NE(it, fields.end()) << "missing key " << key;
+  return it == fields.end() ? "" : it->second;
+}
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// A seeded Gaussian .fvecs file of n x dim.
+std::string WriteGaussian(const std::string& dir, const std::string& name, int n, int dim,
+                          uint64_t seed) {
+  turboquant::Matrix m;
+  m.rows = n;
+  m.dim = dim;
+  m.data = GaussianVectors(n, dim, seed);
+  const std::string path = dir + "/" + name;
+  EXPECT_TRUE(turboquant::WriteVectors(path, m, turboquant::ElementType::kFloat32).ok());
+  return path;
+}
+
+std::string WriteIds(const std::string& dir, const std::string& name,
+                     const std::vector<int64_t>& ids) {
+  turboquant::IdMatrix m;
+  m.rows = static_cast<int64_t>(ids.size());
+  m.dim = 1;
+  m.data = ids;
+  const std::string path = dir + "/" + name;
+  EXPECT_TRUE(turboquant::WriteIdRows(path, m).ok());
+  return path;
+}
+
+std::vector<int64_t> Range(int64_t from, int64_t to) {
+  std::vector<int64_t> ids;
+  for (int64_t i = from; i < to; ++i) ids.push_back(i);
+  return ids;
+}
+
+std::string OneSegmentFile(const std::string& collection) {
+  for (const auto& entry : fs::directory_iterator(fs::path(collection) / "segments")) {
+    if (entry.path().extension() == ".tqs") return entry.path().string();
+  }
+  return "";
+}
+
+TEST(CliCollectionTest, SiftsmallLifecycle) {
+  REQUIRE_TQINDEX();
+  const std::string base = SharedDataPath("siftsmall/siftsmall_base.fvecs");
+  const std::string queries = SharedDataPath("siftsmall/siftsmall_query.fvecs");
+  const std::string truth = SharedDataPath("siftsmall/siftsmall_groundtruth.ivecs");
+  if (base.empty() || queries.empty() || truth.empty()) {
+    GTEST_SKIP() << "siftsmall not found under ../shared/data/siftsmall";
+  }
+  const std::string dir = MakeTempDir("cli_sift");
+  const std::string index = dir + "/sift.tq";
+
+  Result r = RunTqindex("build --input " + base + " --index " + index +
+                        " --metric l2 --keep-vectors --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");  // no progress bar when stderr is not a terminal
+  auto built = Json(r);
+  EXPECT_EQ(Number(built, "rows"), 10000);
+  EXPECT_GT(Number(built, "vectors_per_s"), 0);
+  EXPECT_GT(Number(built, "bytes_on_disk"), 10000 * 72);
+
+  r = RunTqindex("info --index " + index + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto info = Json(r);
+  EXPECT_EQ(Number(info, "count"), 10000);
+  EXPECT_EQ(Number(info, "deleted"), 0);
+  EXPECT_EQ(Number(info, "unsealed"), 0);
+  EXPECT_EQ(Number(info, "dim"), 128);
+  EXPECT_EQ(Number(info, "bits"), 4);
+  EXPECT_EQ(Text(info, "codec"), "mse");
+  EXPECT_EQ(Text(info, "metric"), "l2");
+  EXPECT_EQ(Text(info, "keep_vectors"), "true");
+  EXPECT_GE(Number(info, "segments"), 1);
+  EXPECT_GT(Number(info, "bytes_on_disk"), 0);
+  EXPECT_GT(Number(info, "bytes_per_vector"), 0);
+
+  // Measured 0.895 without re-ranking and 1.0 with --rerank 100 (4-bit mse).
+  r = RunTqindex("query --index " + index + " --queries " + queries + " --k 10 --rerank 0 " +
+                 "--groundtruth " + truth + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto query = Json(r);
+  EXPECT_EQ(Number(query, "queries"), 100);
+  EXPECT_GT(Number(query, "recall_at_k"), 0.85);
+  EXPECT_GT(Number(query, "qps"), 0);
+  EXPECT_GT(Number(query, "latency_ms"), 0);
+  r = RunTqindex("query --index " + index + " --queries " + queries + " --k 10 --rerank 100 " +
+                 "--groundtruth " + truth + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GT(Number(Json(r), "recall_at_k"), 0.98);
+
+  // Delete the first 1000 ids (and one that is absent).
+  std::vector<int64_t> doomed = Range(0, 1000);
+  doomed.push_back(123456);
+  const std::string ids = WriteIds(dir, "doomed.ivecs", doomed);
+  r = RunTqindex("delete --index " + index + " --ids " + ids);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out, "deleted 1000 of 1001 ids")) << r.out;
+  info = Json(RunTqindex("info --index " + index + " --json"));
+  EXPECT_EQ(Number(info, "count"), 9000);
+  EXPECT_EQ(Number(info, "deleted"), 1000);
+
+  // Deleted ids are never returned.
+  const std::string results = dir + "/results.ivecs";
+  r = RunTqindex("query --index " + index + " --queries " + queries + " --k 20 --output " +
+                 results);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto written = turboquant::ReadIdRows(results);
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(written->rows, 100);
+  EXPECT_EQ(written->dim, 20);
+  for (const int64_t id : written->data) EXPECT_GE(id, 1000);
+
+  r = RunTqindex("compact --index " + index);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  info = Json(RunTqindex("info --index " + index + " --json"));
+  EXPECT_EQ(Number(info, "count"), 9000);
+  EXPECT_EQ(Number(info, "deleted"), 0);
+
+  r = RunTqindex("verify --index " + index);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out, "OK")) << r.out;
+
+  // A backup is a collection of its own.
+  r = RunTqindex("backup --index " + index + " --to " + dir + "/copy.tq");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  info = Json(RunTqindex("info --index " + dir + "/copy.tq --json"));
+  EXPECT_EQ(Number(info, "count"), 9000);
+  EXPECT_EQ(RunTqindex("verify --index " + dir + "/copy.tq").exit_code, 0);
+}
+
+TEST(CliCollectionTest, AddUpsertsAndCountsReplacedIds) {
+  REQUIRE_TQINDEX();
+  const std::string dir = MakeTempDir("cli_add");
+  const std::string index = dir + "/c.tq";
+  const std::string first = WriteGaussian(dir, "first.fvecs", 300, 32, 1);
+  const std::string second = WriteGaussian(dir, "second.fvecs", 200, 32, 2);
+  ASSERT_EQ(RunTqindex("build --input " + first + " --index " + index + " --batch 64").exit_code,
+            0);
+  Result r = RunTqindex("add --index " + index + " --input " + second + " --first-id 300 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto added = Json(r);
+  EXPECT_EQ(Number(added, "rows"), 200);
+  EXPECT_EQ(Number(added, "new"), 200);
+  EXPECT_EQ(Number(added, "replaced"), 0);
+  EXPECT_EQ(Number(added, "count"), 500);
+  // Default ids are the row numbers: they replace ids 0..199.
+  r = RunTqindex("add --index " + index + " --input " + second + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  added = Json(r);
+  EXPECT_EQ(Number(added, "replaced"), 200);
+  EXPECT_EQ(Number(added, "count"), 500);
+  // Explicit ids.
+  const std::string ids = WriteIds(dir, "ids.ivecs", Range(1000, 1200));
+  r = RunTqindex("add --index " + index + " --input " + second + " --ids " + ids + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Number(Json(r), "count"), 700);
+  EXPECT_EQ(Number(Json(RunTqindex("info --index " + index + " --json")), "count"), 700);
+  // An ids file with the wrong number of rows is refused before anything is added.
+  const std::string short_ids = WriteIds(dir, "short.ivecs", Range(5000, 5010));
+  r = RunTqindex("add --index " + index + " --input " + second + " --ids " + short_ids);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(Contains(r.err, "has 10 ids, but")) << r.err;
+  EXPECT_EQ(Number(Json(RunTqindex("info --index " + index + " --json")), "count"), 700);
+}
+
+TEST(CliCollectionTest, BuildWithIdsReturnsThoseIds) {
+  REQUIRE_TQINDEX();
+  const std::string dir = MakeTempDir("cli_ids");
+  const std::string index = dir + "/c.tq";
+  const std::string base = WriteGaussian(dir, "base.fvecs", 100, 16, 3);
+  const std::string ids = WriteIds(dir, "ids.ivecs", Range(7000, 7100));
+  ASSERT_EQ(RunTqindex("build --input " + base + " --ids " + ids + " --index " + index +
+                       " --metric l2 --keep-vectors")
+                .exit_code,
+            0);
+  const std::string out = dir + "/out.ivecs";
+  // The base itself as queries: every vector's nearest is itself.
+  Result r = RunTqindex("query --index " + index + " --queries " + base +
+                        " --k 1 --rerank 10 --output " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto results = turboquant::ReadIdRows(out);
+  ASSERT_TRUE(results.ok()) << results.status();
+  ASSERT_EQ(results->data.size(), 100u);
+  for (int64_t i = 0; i < 100; ++i) EXPECT_EQ(results->data[i], 7000 + i);
+}
+
+TEST(CliCollectionTest, CorruptSegmentFailsVerifyNamingTheFile) {
+  REQUIRE_TQINDEX();
+  const std::string dir = MakeTempDir("cli_corrupt");
+  const std::string index = dir + "/c.tq";
+  const std::string base = WriteGaussian(dir, "base.fvecs", 2000, 64, 4);
+  ASSERT_EQ(RunTqindex("build --input " + base + " --index " + index).exit_code, 0);
+  ASSERT_EQ(RunTqindex("verify --index " + index).exit_code, 0);
+  const std::string segment = OneSegmentFile(index);
+  ASSERT_FALSE(segment.empty());
+  {
+    std::fstream file(segment, std::ios::in | std::ios::out | std::ios::binary);
+    const auto size = fs::file_size(segment);
+    file.seekg(size / 2);
+    char byte = 0;
+    file.read(&byte, 1);
+    byte = static_cast<char>(byte ^ 0x5a);
+    file.seekp(size / 2);
+    file.write(&byte, 1);
+  }
+  const Result r = RunTqindex("verify --index " + index);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(Contains(r.err, fs::path(segment).filename().string())) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+TEST(CliCollectionTest, ClearErrorsForWrongDirectoriesAndDimensions) {
+  REQUIRE_TQINDEX();
+  const std::string dir = MakeTempDir("cli_errors");
+  const std::string plain = dir + "/plain";
+  fs::create_directories(plain);
+  for (const std::string& command : {"info", "verify", "compact"}) {
+    const Result r = RunTqindex(command + " --index " + plain);
+    EXPECT_EQ(r.exit_code, 1) << command;
+    EXPECT_TRUE(Contains(r.err, "not a TurboQuant collection")) << command << ": " << r.err;
+  }
+  Result r = RunTqindex("info --index " + dir + "/missing");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(Contains(r.err, "no such directory")) << r.err;
+
+  const std::string index = dir + "/c.tq";
+  ASSERT_EQ(RunTqindex("build --input " + WriteGaussian(dir, "b.fvecs", 50, 32, 5) + " --index " +
+                       index)
+                .exit_code,
+            0);
+  const std::string wide = WriteGaussian(dir, "wide.fvecs", 10, 48, 6);
+  r = RunTqindex("add --index " + index + " --input " + wide);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(Contains(r.err, "dimension mismatch")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "48")) << r.err;
+  EXPECT_TRUE(Contains(r.err, "32")) << r.err;
+  r = RunTqindex("query --index " + index + " --queries " + wide);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(Contains(r.err, "dimension mismatch")) << r.err;
+
+  // Building over an existing collection is refused and leaves it alone.
+  r = RunTqindex("build --input " + wide + " --index " + index);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(Contains(r.err, "not empty")) << r.err;
+  EXPECT_EQ(RunTqindex("verify --index " + index).exit_code, 0);
+
+  // Re-ranking a collection without the float vectors.
+  r = RunTqindex("query --index " + index + " --queries " + dir + "/b.fvecs --rerank 10");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(Contains(r.err, "keep_vectors")) << r.err;
+}
+
+TEST(CliCollectionTest, FailedBuildRemovesTheIncompleteCollection) {
+  REQUIRE_TQINDEX();
+  const std::string dir = MakeTempDir("cli_failed_build");
+  turboquant::Matrix m;
+  m.rows = 500;
+  m.dim = 8;
+  m.data = GaussianVectors(500, 8, 7);
+  // A raw NaN in row 300 (the writer refuses NaN, so patch the file).
+  const std::string path = dir + "/nan.fvecs";
+  ASSERT_TRUE(turboquant::WriteVectors(path, m, turboquant::ElementType::kFloat32).ok());
+  {
+    std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+    const float nan = NAN;
+    file.seekp(300 * (4 + 8 * 4) + 4 + 2 * 4);
+    file.write(reinterpret_cast<const char*>(&nan), 4);
+  }
+  const std::string index = dir + "/c.tq";
+  const Result r = RunTqindex("build --input " + path + " --index " + index + " --batch 100");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(Contains(r.err, "300")) << r.err;  // the row
+  EXPECT_FALSE(fs::exists(index));
+}
+
+TEST(CliCollectionTest, BenchJsonRowHasEveryKey) {
+  REQUIRE_TQINDEX();
+  const std::string dir = MakeTempDir("cli_bench");
+  const std::string base = WriteGaussian(dir, "base.fvecs", 2000, 64, 8);
+  const std::string queries = WriteGaussian(dir, "queries.fvecs", 20, 64, 9);
+  for (const std::string codec : {"mse", "prod"}) {
+    const Result r = RunTqindex("bench --base " + base + " --queries " + queries +
+                                " --bits 4 --codec " + codec + " --metric l2 --k 10 --json");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto row = Json(r);
+    EXPECT_EQ(Text(row, "method"), "turboquant-" + codec);
+    EXPECT_EQ(Number(row, "rerank"), 0);
+    EXPECT_EQ(Number(row, "bits_per_dim"), 4);
+    EXPECT_GT(Number(row, "bytes_per_vector"), 64 * 4 / 8 - 1);
+    EXPECT_GE(Number(row, "build_s"), 0);
+    for (const char* key : {"recall_at_10", "recall_1_at_10"}) {
+      EXPECT_GT(Number(row, key), 0.3) << key;
+      EXPECT_LE(Number(row, key), 1.0) << key;
+    }
+    EXPECT_GT(Number(row, "latency_ms"), 0);
+    EXPECT_GT(Number(row, "qps_1t"), 0);
+    EXPECT_GT(Number(row, "qps_all"), 0);
+  }
+  // Exact re-ranking of 100 candidates finds the exact top 10 here.
+  const Result r = RunTqindex("bench --base " + base + " --queries " + queries +
+                              " --metric ip --rerank 100 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GE(Number(Json(r), "recall_at_10"), 0.95);
+}
+
+TEST(CliCollectionTest, HelpAndUsageErrors) {
+  REQUIRE_TQINDEX();
+  const Result top = RunTqindex("--help");
+  for (const char* command : {"build", "add", "delete", "query", "info", "verify", "compact",
+                              "backup", "bench", "demo"}) {
+    EXPECT_TRUE(Contains(top.out, std::string("  ") + command + " ")) << command;
+    const Result r = RunTqindex(std::string(command) + " --help");
+    EXPECT_EQ(r.exit_code, 0) << command;
+    EXPECT_TRUE(Contains(r.out, "Usage: tqindex " + std::string(command))) << r.out;
+    EXPECT_TRUE(Contains(r.out, "Example")) << r.out;
+  }
+  const Result build = RunTqindex("build --help");
+  for (const char* text : {"--input F  (required)", "--bits B  (default: 4)", "--codec mse|prod",
+                           "--metric ip|cosine|l2", "--keep-vectors", "--batch N"}) {
+    EXPECT_TRUE(Contains(build.out, text)) << "missing '" << text << "' in\n" << build.out;
+  }
+  Result r = RunTqindex("build --index /tmp/x");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Contains(r.err, "--input")) << r.err;
+  r = RunTqindex("build --input a.fvecs --index b --metric manhattan");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Contains(r.err, "--metric")) << r.err;
+  r = RunTqindex("query --index a --queries b --k 0");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Contains(r.err, "--k")) << r.err;
+}
+
+TEST(CliCollectionTest, DemoRunsOnFashionMnist) {
+  REQUIRE_TQINDEX();
+  if (!fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")) {
+    GTEST_SKIP() << "Debian package dataset-fashion-mnist is not installed";
+  }
+  const Result r = RunTqindex("demo --queries 20");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  for (const char* text : {"vectors/s", "bytes/vector", "recall@10", "--rerank 100", "qps",
+                           "ms", "Removed the temporary collection"}) {
+    EXPECT_TRUE(Contains(r.out, text)) << "missing '" << text << "' in\n" << r.out;
+  }
+}
+
+TEST(CliCollectionTest, DemoExplainsAMissingDataset) {
+  REQUIRE_TQINDEX();
+  const std::string dir = MakeTempDir("cli_demo_missing");
+  const Result r = RunTqindex("demo --data " + dir);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(Contains(r.err, "apt-get install dataset-fashion-mnist")) << r.err;
+}
+
+}  // namespace

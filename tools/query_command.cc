@@ -1,0 +1,188 @@
+// tqindex query: searches a collection with a file of queries, measuring
+// throughput (one batch call), single-query latency (a sample of one-thread
+// calls) and, with ground truth, recall@k.
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "tools/collection_util.h"
+#include "tools/command.h"
+#include "turboquant/index.h"
+#include "turboquant/io.h"
+
+namespace tqindex {
+namespace {
+
+using turboquant::Matrix;
+using turboquant::SearchParams;
+using turboquant::TurboQuantIndex;
+
+constexpr char kName[] = "query";
+
+struct Options {
+  std::string index, queries, groundtruth, output;
+  SearchParams params;
+  int64_t latency_queries = 0;
+  bool json = false;
+};
+
+void DeclareFlags(FlagSet& flags) {
+  flags.AddString("index", std::nullopt, "DIR", "The collection.");
+  flags.AddString("queries", std::nullopt, "F",
+                  "Query vectors (.fvecs .bvecs .fbin .u8bin .npy, IDX ...), the collection's "
+                  "dimension.");
+  flags.AddInt("k", 10, "K", "Results per query, 1..100000.");
+  flags.AddInt("rerank", 0, "R",
+               "Re-rank the best R candidates with the original vectors (exact scores); needs a "
+               "collection built with --keep-vectors. 0 = no re-ranking.");
+  flags.AddInt("rescore", 0, "N",
+               "Candidates kept from the code scan and re-scored with the codec's float "
+               "estimator; 0 = max(4k, 64).");
+  flags.AddInt("threads", 0, "T", "Threads of the batch search; 0 = all hardware threads.");
+  flags.AddString("groundtruth", "", "F",
+                  "Integer file of the true neighbours, one row per query, best first (.ivecs "
+                  ".ibin .npy); adds recall@k to the report.");
+  flags.AddString("output", "", "F",
+                  "Write the result ids, one row of k per query, to F (.ivecs .ibin .npy); -1 "
+                  "marks a missing result.");
+  flags.AddInt("latency-queries", 200, "N",
+               "Single-query searches timed for the latency (the first N queries), 0..100000.");
+  flags.AddBool("json", "Print exactly one JSON object instead of the report.");
+}
+
+absl::StatusOr<Options> ReadOptions(const FlagSet& flags) {
+  Options o;
+  TQINDEX_ASSIGN_OR_RETURN(o.index, flags.GetString("index"));
+  TQINDEX_ASSIGN_OR_RETURN(o.queries, flags.GetString("queries"));
+  TQINDEX_ASSIGN_OR_RETURN(o.groundtruth, flags.GetString("groundtruth"));
+  TQINDEX_ASSIGN_OR_RETURN(o.output, flags.GetString("output"));
+  TQINDEX_ASSIGN_OR_RETURN(const int64_t k, flags.GetIntInRange("k", 1, 100000));
+  TQINDEX_ASSIGN_OR_RETURN(const int64_t rerank, flags.GetIntInRange("rerank", 0, 1000000));
+  TQINDEX_ASSIGN_OR_RETURN(const int64_t rescore, flags.GetIntInRange("rescore", 0, 1000000));
+  TQINDEX_ASSIGN_OR_RETURN(const int64_t threads, flags.GetIntInRange("threads", 0, 4096));
+  TQINDEX_ASSIGN_OR_RETURN(o.latency_queries, flags.GetIntInRange("latency-queries", 0, 100000));
+  o.params.k = static_cast<int>(k);
+  o.params.rerank = static_cast<int>(rerank);
+  o.params.rescore = static_cast<int>(rescore);
+  o.params.threads = static_cast<int>(threads);
+  o.json = flags.GetBool("json");
+  return o;
+}
+
+absl::Status Query(const Options& o) {
+  TQINDEX_ASSIGN_OR_RETURN(std::unique_ptr<TurboQuantIndex> index, TurboQuantIndex::Open(o.index));
+  TQINDEX_ASSIGN_OR_RETURN(const Matrix queries, turboquant::ReadVectors(o.queries));
+  if (absl::Status s =
+          CheckDimension("queries", o.queries, queries.dim, o.index, index->options().dim);
+      !s.ok()) {
+    return s;
+  }
+  const int k = o.params.k;
+  turboquant::IdMatrix truth;
+  if (!o.groundtruth.empty()) {
+    TQINDEX_ASSIGN_OR_RETURN(truth, ReadGroundTruth(o.groundtruth, queries.rows, k));
+  }
+  TQINDEX_ASSIGN_OR_RETURN(const TimedResults batch, TimedSearch(*index, queries, o.params));
+  TQINDEX_ASSIGN_OR_RETURN(const Latency latency,
+                           MeasureLatency(*index, queries, o.params, o.latency_queries));
+  if (!o.output.empty()) {
+    turboquant::IdMatrix ids;
+    ids.rows = queries.rows;
+    ids.dim = k;
+    ids.data = batch.results.ids;
+    if (absl::Status s = turboquant::WriteIdRows(o.output, ids); !s.ok()) return s;
+  }
+  const double qps = batch.seconds > 0 ? queries.rows / batch.seconds : 0;
+  const int threads = o.params.threads == 0 ? HardwareThreads() : o.params.threads;
+  const bool has_truth = !o.groundtruth.empty();
+  const double recall = has_truth ? RecallAtK(batch.results.ids, k, truth.data, truth.dim, k) : 0;
+  const double recall_1 =
+      has_truth ? OneRecallAtK(batch.results.ids, k, truth.data, truth.dim, k) : 0;
+  if (o.json) {
+    JsonObject json;
+    json.Str("index", o.index)
+        .Int("queries", queries.rows)
+        .Int("k", k)
+        .Int("rerank", o.params.rerank)
+        .Int("rescore", o.params.rescore)
+        .Int("threads", threads)
+        .Num("qps", qps)
+        .Num("latency_ms", latency.median_ms)
+        .Num("latency_p99_ms", latency.p99_ms)
+        .Int("latency_queries", latency.samples);
+    if (has_truth) json.Num("recall_at_k", recall).Num("recall_1_at_k", recall_1);
+    if (!o.output.empty()) json.Str("output", o.output);
+    std::printf("%s\n", json.ToString().c_str());
+    return absl::OkStatus();
+  }
+  absl::PrintF("query %s: %d queries, k %d, rerank %d, rescore %s\n", o.index, queries.rows, k,
+               o.params.rerank,
+               o.params.rescore == 0 ? "auto" : absl::StrCat(o.params.rescore));
+  if (has_truth) {
+    absl::PrintF("  recall@%d   %.4f   (true nearest neighbour in the top %d: %.4f)\n", k, recall,
+                 k, recall_1);
+  }
+  absl::PrintF("  qps         %.0f   (one batch call, %d threads)\n", qps, threads);
+  if (latency.samples > 0) {
+    absl::PrintF("  latency     %.3f ms median, %.3f ms p99   (%d single-query searches, 1 thread)\n",
+                 latency.median_ms, latency.p99_ms, latency.samples);
+  }
+  if (!o.output.empty()) {
+    absl::PrintF("  results     %s (%d rows of %d ids)\n", o.output, queries.rows, k);
+    return absl::OkStatus();
+  }
+  const int64_t shown = std::min<int64_t>(queries.rows, 5);
+  absl::PrintF("first %d queries, id (score) best first; --output F writes all of them:\n", shown);
+  for (int64_t q = 0; q < shown; ++q) {
+    std::string line = absl::StrFormat("  %d:", q);
+    for (int j = 0; j < std::min(k, 10); ++j) {
+      const size_t at = static_cast<size_t>(q) * k + j;
+      if (batch.results.ids[at] < 0) break;
+      absl::StrAppendFormat(&line, " %d (%.4g)", batch.results.ids[at], batch.results.scores[at]);
+    }
+    if (k > 10) line += " ...";
+    absl::PrintF("%s\n", line);
+  }
+  return absl::OkStatus();
+}
+
+int Run(const std::vector<std::string>& args) {
+  FlagSet flags(kName);
+  DeclareFlags(flags);
+  if (absl::Status s = flags.Parse(args); !s.ok()) return UsageError(kName, s);
+  if (flags.help_requested()) {
+    std::fputs(
+        CommandHelp(
+            kName,
+            "Searches the collection for the k best matches of every query. Reports the\n"
+            "throughput of one batch Search call over all queries (--threads) as qps, the\n"
+            "median and p99 latency of single-query searches on one thread, and with\n"
+            "--groundtruth the recall@k: the mean fraction of the true top k found in the\n"
+            "returned top k. Ground-truth ids must be the collection's ids (row numbers for a\n"
+            "collection built without --ids).",
+            flags,
+            {"tqindex query --index sift.tq --queries sift_query.fvecs --k 10 "
+             "--groundtruth sift_groundtruth.ivecs",
+             "tqindex query --index sift.tq --queries q.fvecs --k 100 --rerank 200 --output "
+             "results.ivecs --json"})
+            .c_str(),
+        stdout);
+    return kExitOk;
+  }
+  absl::StatusOr<Options> options = ReadOptions(flags);
+  if (!options.ok()) return UsageError(kName, options.status());
+  if (absl::Status s = Query(*options); !s.ok()) return Failure(kName, s);
+  return kExitOk;
+}
+
+}  // namespace
+
+Command QueryCommand() {
+  return {kName, "search a collection: results, qps, latency, recall@k with ground truth", &Run};
+}
+
+}  // namespace tqindex
