@@ -61,7 +61,8 @@ struct SearchParams {
 };
 
 // Row-major results: query q's j-th best is ids[q * k + j]. When fewer than k
-// vectors qualify, the remaining slots hold id -1 and score NaN.
+// vectors qualify, the remaining slots hold id -1 and score NaN. An empty
+// index answers with k = 0 and no slots at all.
 struct SearchResults {
   int num_queries = 0;
   int k = 0;

@@ -10,6 +10,10 @@
 //   idx1-ubyte idx3-ubyte  MNIST IDX, unsigned bytes (read only); a row is
 //   (+ optional .gz)       everything after the first axis, so 28x28 images
 //                          are rows of 784. Gzip is also detected by magic.
+//   .hdf5 .h5              HDF5 (read only), as ann-benchmarks ships datasets:
+//                          one named 2-D (or 1-D) dataset of float32, uint8 or
+//                          int32 (VectorReaderOptions::hdf5_dataset), read in
+//                          row chunks.
 // All multi-byte values are little endian except the IDX header.
 //
 // Everything the index ingests passes through here, so malformed input never
@@ -41,6 +45,10 @@ struct VectorReaderOptions {
   // NaN or Inf components are rejected by default because the index must never
   // ingest them; set this to read such files anyway (e.g. to inspect them).
   bool allow_non_finite = false;
+  // HDF5 files hold several arrays: the dataset to read ("train", "test",
+  // "neighbors" in ann-benchmarks files; a path such as "group/name" works).
+  // Ignored by the other formats.
+  std::string hdf5_dataset = "train";
 };
 
 // Streams the rows of a vector file in chunks, so files larger than memory can
@@ -113,8 +121,9 @@ using IdMatrix = RowMatrix<int64_t>;
 
 // Reads a whole vector file as float (base vectors, queries).
 StatusOr<Matrix> ReadVectors(const std::string& path, const VectorReaderOptions& options = {});
-// Reads a whole integer file (ground truth, ids, labels).
-StatusOr<IdMatrix> ReadIdRows(const std::string& path);
+// Reads a whole integer file (ground truth, ids, labels); for HDF5, name the
+// dataset in options (e.g. "neighbors").
+StatusOr<IdMatrix> ReadIdRows(const std::string& path, const VectorReaderOptions& options = {});
 
 // Writes a whole matrix in one call; see VectorWriter for the rules.
 Status WriteVectors(const std::string& path, const Matrix& matrix, ElementType type);

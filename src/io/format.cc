@@ -18,7 +18,8 @@ constexpr Extension kExtensions[] = {
     {".fvecs", FileFormat::kFvecs},   {".ivecs", FileFormat::kIvecs},
     {".bvecs", FileFormat::kBvecs},   {".fbin", FileFormat::kFbin},
     {".u8bin", FileFormat::kU8bin},   {".ibin", FileFormat::kIbin},
-    {".npy", FileFormat::kNpy},       {"idx1-ubyte", FileFormat::kIdx},
+    {".npy", FileFormat::kNpy},       {".hdf5", FileFormat::kHdf5},
+    {".h5", FileFormat::kHdf5},       {"idx1-ubyte", FileFormat::kIdx},
     {"idx2-ubyte", FileFormat::kIdx}, {"idx3-ubyte", FileFormat::kIdx},
 };
 
@@ -63,6 +64,7 @@ std::optional<ElementType> FixedElementType(FileFormat format) {
     case FileFormat::kIdx:
       return ElementType::kUint8;
     case FileFormat::kNpy:
+    case FileFormat::kHdf5:
       return std::nullopt;
   }
   return std::nullopt;

@@ -11,14 +11,14 @@
 
 namespace turboquant::io {
 
-enum class FileFormat { kFvecs, kIvecs, kBvecs, kFbin, kU8bin, kIbin, kNpy, kIdx };
+enum class FileFormat { kFvecs, kIvecs, kBvecs, kFbin, kU8bin, kIbin, kNpy, kIdx, kHdf5 };
 
 // Case-insensitive; ".gz" may follow only an IDX name. An unknown extension
 // gets an error listing the supported ones.
 StatusOr<FileFormat> FileFormatFromPath(const std::string& path);
 
-// The element type every file of `format` holds; none for .npy, whose header
-// says.
+// The element type every file of `format` holds; none for .npy and HDF5,
+// whose headers say.
 std::optional<ElementType> FixedElementType(FileFormat format);
 
 }  // namespace turboquant::io

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "src/io/element.h"
 #include "src/io/file_error.h"
 #include "src/io/format.h"
+#include "src/io/hdf5.h"
 #include "src/io/idx.h"
 #include "src/io/layout.h"
 #include "src/io/npy.h"
@@ -39,6 +41,8 @@ StatusOr<Layout> ReadLayout(io::FileFormat format, ByteSource* source) {
       return io::ReadNpyLayout(source);
     case io::FileFormat::kIdx:
       return io::ReadIdxLayout(source);
+    case io::FileFormat::kHdf5:
+      break;  // not a byte stream: OpenHdf5Reader
   }
   return absl::InternalError("unhandled file format");
 }
@@ -243,21 +247,54 @@ StatusOr<RowMatrix<T>> ReadWholeFile(const std::string& path, const VectorReader
   return matrix;
 }
 
+// HDF5 files are read through the HDF5 library, row chunk by row chunk.
+template <typename T>
+StatusOr<RowMatrix<T>> ReadWholeHdf5(const std::string& path, const VectorReaderOptions& options) {
+  StatusOr<std::unique_ptr<VectorReader>> reader = io::OpenHdf5Reader(path, options);
+  if (!reader.ok()) return reader.status();
+  RowMatrix<T> matrix;
+  matrix.dim = (*reader)->dim();
+  try {
+    matrix.data.reserve((*reader)->rows() * matrix.dim);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(
+        absl::StrFormat("%s: %d x %d values do not fit in memory; stream them with VectorReader",
+                        path, (*reader)->rows(), matrix.dim));
+  }
+  StatusOr<int64_t> rows;
+  if constexpr (std::is_same_v<T, float>) {
+    rows = (*reader)->ReadRows((*reader)->rows(), &matrix.data);
+  } else {
+    rows = (*reader)->ReadRowsInt64((*reader)->rows(), &matrix.data);
+  }
+  if (!rows.ok()) return rows.status();
+  matrix.rows = *rows;
+  return matrix;
+}
+
+bool IsHdf5(const std::string& path) {
+  StatusOr<io::FileFormat> format = io::FileFormatFromPath(path);
+  return format.ok() && *format == io::FileFormat::kHdf5;
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<VectorReader>> VectorReader::Open(const std::string& path,
                                                            const VectorReaderOptions& options) {
+  if (IsHdf5(path)) return io::OpenHdf5Reader(path, options);
   StatusOr<std::unique_ptr<RowReader>> reader = OpenRowReader(path, options);
   if (!reader.ok()) return reader.status();
   return std::unique_ptr<VectorReader>(std::move(*reader));
 }
 
 StatusOr<Matrix> ReadVectors(const std::string& path, const VectorReaderOptions& options) {
+  if (IsHdf5(path)) return ReadWholeHdf5<float>(path, options);
   return ReadWholeFile<float>(path, options);
 }
 
-StatusOr<IdMatrix> ReadIdRows(const std::string& path) {
-  return ReadWholeFile<int64_t>(path, VectorReaderOptions());
+StatusOr<IdMatrix> ReadIdRows(const std::string& path, const VectorReaderOptions& options) {
+  if (IsHdf5(path)) return ReadWholeHdf5<int64_t>(path, options);
+  return ReadWholeFile<int64_t>(path, options);
 }
 
 }  // namespace turboquant

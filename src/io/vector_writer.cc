@@ -153,6 +153,10 @@ StatusOr<std::unique_ptr<VectorWriter>> VectorWriter::Create(const std::string& 
                                                              ElementType type) {
   StatusOr<FileFormat> format = io::FileFormatFromPath(path);
   if (!format.ok()) return format.status();
+  if (*format == FileFormat::kHdf5) {
+    return absl::UnimplementedError(
+        absl::StrCat(path, ": writing HDF5 files is not supported; write .fbin or .npy instead"));
+  }
   if (*format == FileFormat::kIdx) {
     return absl::UnimplementedError(
         absl::StrCat(path, ": writing IDX files is not supported; write .u8bin or .npy instead"));

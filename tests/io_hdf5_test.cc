@@ -1,0 +1,200 @@
+// HDF5 input (.hdf5/.h5) through VectorReader: ann-benchmarks-style files with
+// several named datasets, chunked reads, the three element types, and clear
+// errors for what cannot be read. Files are written with the HDF5 C library
+// (io::WriteHdf5Dataset); when Debian's python3-h5py is present, one more
+// file written by h5py (chunked + gzip, as ann-benchmarks files can be) is
+// read as well.
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "src/io/hdf5.h"
+#include "tests/test_util.h"
+#include "turboquant/io.h"
+
+namespace turboquant {
+namespace {
+
+using ::turboquant::testing::MakeTempDir;
+
+void ExpectContains(const absl::Status& status, const std::string& text) {
+  EXPECT_TRUE(absl::StrContains(status.message(), text)) << status << "\n  lacks: " << text;
+}
+
+std::vector<float> Ramp(int64_t count, float scale) {
+  std::vector<float> values(count);
+  for (int64_t i = 0; i < count; ++i) values[i] = static_cast<float>(i % 251) * scale;
+  return values;
+}
+
+// An ann-benchmarks-like file: train (float32), test (uint8 values), neighbors (int32).
+std::string WriteAnnFile(const std::string& name, int64_t train_rows, int dim) {
+  const std::string path = MakeTempDir("io_hdf5") + "/" + name;
+  EXPECT_TRUE(io::WriteHdf5Dataset(path, "train", ElementType::kFloat32, train_rows, dim,
+                                   Ramp(train_rows * dim, 0.5f))
+                  .ok());
+  EXPECT_TRUE(
+      io::WriteHdf5Dataset(path, "test", ElementType::kUint8, 5, dim, Ramp(5 * dim, 1.0f)).ok());
+  std::vector<float> neighbors(5 * 3);
+  for (size_t i = 0; i < neighbors.size(); ++i) neighbors[i] = static_cast<float>(i * 7);
+  EXPECT_TRUE(io::WriteHdf5Dataset(path, "neighbors", ElementType::kInt32, 5, 3, neighbors).ok());
+  return path;
+}
+
+TEST(Hdf5Test, ReadsNamedDatasetsOfEveryType) {
+  const std::string path = WriteAnnFile("ann.hdf5", 100, 16);
+  StatusOr<Matrix> train = ReadVectors(path);  // "train" by default
+  ASSERT_TRUE(train.ok()) << train.status();
+  EXPECT_EQ(train->rows, 100);
+  EXPECT_EQ(train->dim, 16);
+  EXPECT_EQ(train->data, Ramp(100 * 16, 0.5f));
+
+  VectorReaderOptions test_options;
+  test_options.hdf5_dataset = "test";
+  StatusOr<std::unique_ptr<VectorReader>> reader = VectorReader::Open(path, test_options);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  EXPECT_EQ((*reader)->element_type(), ElementType::kUint8);
+  EXPECT_EQ((*reader)->rows(), 5);
+  std::vector<float> test;
+  StatusOr<int64_t> got = (*reader)->ReadRows(100, &test);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(*got, 5);
+  EXPECT_EQ(test, Ramp(5 * 16, 1.0f));
+
+  VectorReaderOptions neighbor_options;
+  neighbor_options.hdf5_dataset = "neighbors";
+  StatusOr<IdMatrix> neighbors = ReadIdRows(path, neighbor_options);
+  ASSERT_TRUE(neighbors.ok()) << neighbors.status();
+  EXPECT_EQ(neighbors->rows, 5);
+  EXPECT_EQ(neighbors->dim, 3);
+  EXPECT_EQ(neighbors->data[14], 98);
+}
+
+TEST(Hdf5Test, StreamsInChunksAndResumes) {
+  // 20000 x 128 float32 = 10 MB: more than one 8 MB read chunk.
+  const std::string path = WriteAnnFile("big.h5", 20000, 128);
+  StatusOr<std::unique_ptr<VectorReader>> reader = VectorReader::Open(path);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  std::vector<float> all;
+  int64_t total = 0;
+  for (;;) {
+    StatusOr<int64_t> got = (*reader)->ReadRows(7001, &all);
+    ASSERT_TRUE(got.ok()) << got.status();
+    if (*got == 0) break;
+    total += *got;
+    EXPECT_EQ((*reader)->rows_read(), total);
+  }
+  EXPECT_EQ(total, 20000);
+  EXPECT_EQ(all, Ramp(20000 * 128, 0.5f));
+}
+
+TEST(Hdf5Test, ExtensionIsCaseInsensitive) {
+  const std::string path = WriteAnnFile("UPPER.HDF5", 3, 4);
+  StatusOr<Matrix> train = ReadVectors(path);
+  ASSERT_TRUE(train.ok()) << train.status();
+  EXPECT_EQ(train->rows, 3);
+}
+
+TEST(Hdf5Test, MissingDatasetListsTheOthers) {
+  const std::string path = WriteAnnFile("missing.hdf5", 3, 4);
+  VectorReaderOptions options;
+  options.hdf5_dataset = "base";
+  StatusOr<Matrix> read = ReadVectors(path, options);
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kNotFound);
+  ExpectContains(read.status(), "no dataset 'base'; the file has: neighbors, test, train");
+}
+
+TEST(Hdf5Test, ErrorsNameTheProblem) {
+  const std::string dir = MakeTempDir("io_hdf5_errors");
+  StatusOr<Matrix> missing = ReadVectors(dir + "/nope.hdf5");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+
+  const std::string not_hdf5 = dir + "/text.h5";
+  std::ofstream(not_hdf5) << "this is not an HDF5 file\n";
+  StatusOr<Matrix> garbage = ReadVectors(not_hdf5);
+  ASSERT_FALSE(garbage.ok());
+  ExpectContains(garbage.status(), "not an HDF5 file");
+
+  // Truncating a real file: the signature survives but the data does not.
+  const std::string path = WriteAnnFile("truncated.hdf5", 1000, 64);
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string truncated = dir + "/truncated.hdf5";
+  std::ofstream(truncated, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  StatusOr<Matrix> cut = ReadVectors(truncated);
+  EXPECT_FALSE(cut.ok());
+
+  // Float values are not ids.
+  StatusOr<IdMatrix> ids = ReadIdRows(path);
+  ASSERT_FALSE(ids.ok());
+  ExpectContains(ids.status(), "cannot be read as integer ids");
+
+  // NaN is rejected like in every other format, naming row and column.
+  const std::string nan_path = dir + "/nan.hdf5";
+  std::vector<float> values(8, 1.0f);
+  values[6] = std::nanf("");
+  ASSERT_TRUE(io::WriteHdf5Dataset(nan_path, "train", ElementType::kFloat32, 2, 4, values).ok());
+  StatusOr<Matrix> nan = ReadVectors(nan_path);
+  ASSERT_FALSE(nan.ok());
+  ExpectContains(nan.status(), "row 1, column 2: value nan");
+  VectorReaderOptions allow;
+  allow.allow_non_finite = true;
+  EXPECT_TRUE(ReadVectors(nan_path, allow).ok());
+
+  // Writing through VectorWriter is not supported (read-only format).
+  EXPECT_EQ(VectorWriter::Create(dir + "/out.hdf5", 4, ElementType::kFloat32).status().code(),
+            absl::StatusCode::kUnimplemented);
+}
+
+TEST(Hdf5Test, ReadsFilesWrittenByH5py) {
+  if (std::system("/usr/bin/python3 -c 'import h5py, numpy' >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "Debian python3-h5py is not installed";
+  }
+  const std::string path = MakeTempDir("io_hdf5_h5py") + "/h5py.hdf5";
+  const std::string script = absl::StrCat(
+      "/usr/bin/python3 -c \"import h5py, numpy as np\n"
+      "with h5py.File('", path, "', 'w') as f:\n"
+      "  f.attrs['distance'] = 'angular'\n"
+      "  x = (np.arange(300 * 10) % 97).reshape(300, 10).astype('>f4')\n"
+      "  f.create_dataset('train', data=x, chunks=(64, 10), compression='gzip')\n"
+      "  f.create_dataset('labels', data=np.arange(300, dtype=np.int32))\n"
+      "  f.create_dataset('wide', data=np.zeros((2, 3), np.int64))\n"
+      "  f.create_dataset('cube', data=np.zeros((2, 3, 4), np.float32))\n\"");
+  ASSERT_EQ(std::system(script.c_str()), 0) << script;
+
+  StatusOr<Matrix> train = ReadVectors(path);
+  ASSERT_TRUE(train.ok()) << train.status();
+  ASSERT_EQ(train->rows, 300);
+  ASSERT_EQ(train->dim, 10);
+  for (int64_t i = 0; i < 300 * 10; ++i) ASSERT_EQ(train->data[i], static_cast<float>(i % 97));
+
+  VectorReaderOptions options;
+  options.hdf5_dataset = "labels";  // 1-D: dim 1
+  StatusOr<IdMatrix> labels = ReadIdRows(path, options);
+  ASSERT_TRUE(labels.ok()) << labels.status();
+  EXPECT_EQ(labels->rows, 300);
+  EXPECT_EQ(labels->dim, 1);
+  EXPECT_EQ(labels->data[299], 299);
+
+  options.hdf5_dataset = "wide";
+  StatusOr<IdMatrix> wide = ReadIdRows(path, options);
+  ASSERT_FALSE(wide.ok());
+  ExpectContains(wide.status(), "signed 64-bit integer");
+
+  options.hdf5_dataset = "cube";
+  StatusOr<Matrix> cube = ReadVectors(path, options);
+  ASSERT_FALSE(cube.ok());
+  ExpectContains(cube.status(), "has 3 dimensions");
+}
+
+}  // namespace
+}  // namespace turboquant
