@@ -149,6 +149,12 @@ class TurboQuantIndex::Impl {
   void DeleteRows(const std::vector<Location>& rows, Snapshot* next,
                   rocksdb::WriteBatch* batch);
   void MergeSmallChunks(Snapshot* next);
+  // Points the ids of every row of a new in-memory segment at it.
+  void RecordLocations(const Segment& segment) {
+    for (size_t row = 0; row < segment.rows(); ++row) {
+      locations_[segment.id(row)] = {&segment, static_cast<uint32_t>(row)};
+    }
+  }
   void AppendUnsealed(absl::Span<const int64_t> ids, const std::vector<uint8_t>& codes,
                       const std::vector<float>& vectors, absl::Span<const uint64_t> sequences,
                       Snapshot* next);
@@ -275,10 +281,7 @@ void TurboQuantIndex::Impl::AppendUnsealed(absl::Span<const int64_t> ids,
     done += take;
     const size_t rows = chunk->ids.size();
     next->segments.push_back({chunk->Build(), nullptr, rows});
-    const Segment* segment = next->segments.back().segment.get();
-    for (size_t row = 0; row < rows; ++row) {
-      locations_[segment->id(row)] = {segment, static_cast<uint32_t>(row)};
-    }
+    RecordLocations(*next->segments.back().segment);
   }
 }
 
@@ -297,10 +300,7 @@ void TurboQuantIndex::Impl::MergeSmallChunks(Snapshot* next) {
   const size_t rows = merged.ids.size();
   if (rows == 0) return;
   next->segments.push_back({merged.Build(), nullptr, rows});
-  const Segment* segment = next->segments.back().segment.get();
-  for (size_t row = 0; row < rows; ++row) {
-    locations_[segment->id(row)] = {segment, static_cast<uint32_t>(row)};
-  }
+  RecordLocations(*next->segments.back().segment);
 }
 
 Status TurboQuantIndex::Impl::Add(absl::Span<const int64_t> ids, absl::Span<const float> vectors) {
@@ -567,6 +567,8 @@ Status TurboQuantIndex::Impl::Recover(const storage::CatalogContents& contents) 
     index_of_segment[record.segment_id] = next->segments.size();
     next->segments.push_back({std::move(*segment), nullptr, record.rows});
   }
+  // Tombstones clear bits of one mutable bitmap per segment, frozen after.
+  absl::flat_hash_map<size_t, std::shared_ptr<std::vector<uint64_t>>> live_bits;
   for (const storage::Tombstone& tomb : contents.tombstones) {
     auto it = index_of_segment.find(tomb.segment_id);
     if (it == index_of_segment.end() || tomb.row >= next->segments[it->second].segment->rows()) {
@@ -575,11 +577,12 @@ Status TurboQuantIndex::Impl::Recover(const storage::CatalogContents& contents) 
           tomb.row));
     }
     SnapshotSegment& s = next->segments[it->second];
-    auto live = std::make_shared<std::vector<uint64_t>>(s.live ? *s.live : *AllLive(s.segment->rows()));
+    auto& live = live_bits[it->second];
+    if (live == nullptr) live = std::make_shared<std::vector<uint64_t>>(*AllLive(s.segment->rows()));
     if ((*live)[tomb.row / 64] >> (tomb.row % 64) & 1) --s.live_rows;
     (*live)[tomb.row / 64] &= ~(uint64_t{1} << (tomb.row % 64));
-    s.live = std::move(live);
   }
+  for (auto& [segment, live] : live_bits) next->segments[segment].live = std::move(live);
   // Segment files the catalog does not name are leftovers of a crash between
   // writing a file and committing it (or of a compaction): remove them.
   std::error_code error;
