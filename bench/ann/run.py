@@ -411,9 +411,12 @@ def write_outputs(name, rows, distance, n, nq, args):
         writer.writeheader()
         writer.writerows(rows)
 
+    import faiss
     families = sorted({r["family"] for r in rows})
+    # Debian's python3-faiss is compiled without SIMD; say so next to its rows.
     lines = [f"### {name} ({n} base, {nq} queries, {distance}, k={args.k}; "
              "single-query loop, 1 thread)", "",
+             f"FAISS compile options: `{faiss.get_compile_options()}`", "",
              "| method | build params | query params | recall | QPS | bytes/vector |",
              "|---|---|---|---|---|---|"]
     for family in families:
