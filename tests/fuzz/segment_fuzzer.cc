@@ -44,11 +44,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)(*segment_file)->VerifyChecksums();
   const internal::Segment segment(1, TheCodec(), std::move(*segment_file));
   // Touch every byte a reader may touch; the volatile sink keeps the loads.
-  static volatile int64_t sink;
+  static volatile uint64_t sink;
   std::vector<uint8_t> code(TheCodec().code_size());
   for (size_t row = 0; row < segment.rows(); ++row) {
     segment.layout().ExtractCode(row, code.data());
-    sink = segment.id(row) + static_cast<int64_t>(segment.vector(row, 8)[7] != 0) + code[0];
+    sink = static_cast<uint64_t>(segment.id(row)) ^ (segment.vector(row, 8)[7] != 0) ^ code[0];
   }
   const std::vector<float> query(8, 0.5f);
   const internal::QueryTables tables(TheCodec(), query.data(), 1,
