@@ -9,7 +9,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
   clang libclang-rt-14-dev
   libfaiss-dev
-  libhdf5-dev pybind11-dev python3-numpy python3-pytest
+  libhdf5-dev pybind11-dev python3-numpy python3-pytest python3-h5py
   dataset-fashion-mnist
   "$@"
 )
