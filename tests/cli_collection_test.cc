@@ -447,6 +447,63 @@ TEST(CliCollectionTest, BenchJsonRowHasEveryKey) {
   EXPECT_GE(Number(Json(r), "recall_at_10"), 0.95);
 }
 
+// An ann-benchmarks-style HDF5 file (train, test, neighbors, distances), the
+// neighbours computed exactly for L2 by numpy; skips without h5py.
+TEST(CliCollectionTest, BuildAndQueryAnnBenchmarksHdf5File) {
+  REQUIRE_TQINDEX();
+  if (std::system("/usr/bin/python3 -c 'import h5py' >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "/usr/bin/python3 cannot import h5py";
+  }
+  const std::string dir = MakeTempDir("cli_hdf5");
+  const std::string file = dir + "/f.hdf5";
+  {
+    std::ofstream script(dir + "/write.py");
+    script << "import h5py, numpy as np, sys\n"
+              "rng = np.random.default_rng(7)\n"
+              "train = rng.standard_normal((200, 16)).astype(np.float32)\n"
+              "test = rng.standard_normal((5, 16)).astype(np.float32)\n"
+              "d = ((test[:, None, :].astype(np.float64) - train[None, :, :]) ** 2).sum(-1)\n"
+              "neighbors = np.argsort(d, axis=1, kind='stable')[:, :10]\n"
+              "with h5py.File(sys.argv[1], 'w') as f:\n"
+              "    f['train'] = train\n"
+              "    f['test'] = test\n"
+              "    f['neighbors'] = neighbors.astype(np.int32)\n"
+              "    f['distances'] = np.sqrt(np.take_along_axis(d, neighbors, 1)).astype(np.float32)\n";
+  }
+  ASSERT_EQ(std::system(("/usr/bin/python3 " + dir + "/write.py " + file).c_str()), 0);
+  const std::string index = dir + "/c.tq";
+
+  // build reads 'train' by default; --keep-vectors lets the query re-rank.
+  Result r = RunTqindex("build --input " + file + " --index " + index +
+                        " --metric l2 --keep-vectors --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Number(Json(r), "rows"), 200);
+
+  // query reads 'test' and 'neighbors' by default. Measured recall 1.0 (0.92
+  // without re-ranking).
+  r = RunTqindex("query --index " + index + " --queries " + file + " --groundtruth " + file +
+                 " --k 10 --rerank 50 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto query = Json(r);
+  EXPECT_EQ(Number(query, "queries"), 5);
+  EXPECT_GE(Number(query, "recall_at_k"), 0.9);
+
+  // bench reads train/test/neighbors by default too.
+  r = RunTqindex("bench --base " + file + " --queries " + file + " --groundtruth " + file +
+                 " --metric l2 --rerank 50 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GE(Number(Json(r), "recall_at_10"), 0.9);
+
+  // --dataset picks another dataset of the file; a missing one is named.
+  r = RunTqindex("add --index " + index + " --input " + file +
+                 " --dataset test --first-id 1000 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Number(Json(r), "count"), 205);
+  r = RunTqindex("query --index " + index + " --queries " + file + " --queries-dataset nope");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(Contains(r.err, "nope")) << r.err;
+}
+
 TEST(CliCollectionTest, HelpAndUsageErrors) {
   REQUIRE_TQINDEX();
   const Result top = RunTqindex("--help");

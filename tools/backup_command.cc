@@ -1,6 +1,7 @@
 // tqindex backup: a consistent copy of a collection in a new directory.
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,17 +23,14 @@ int Run(const std::vector<std::string>& args) {
   flags.AddString("to", std::nullopt, "DIR2",
                   "Where the copy goes; must not exist or be empty. Use the same file system to "
                   "share segment files by hard links.");
-  if (absl::Status s = flags.Parse(args); !s.ok()) return UsageError(kName, s);
-  if (flags.help_requested()) {
-    std::fputs(CommandHelp(kName,
-                           "Writes a consistent copy of the collection to --to: a checkpoint of\n"
-                           "the catalog plus hard links (or copies) of the immutable segment\n"
-                           "files. The copy is itself a collection ('tqindex verify --index\n"
-                           "DIR2' checks it).",
-                           flags, {"tqindex backup --index sift.tq --to sift.tq.bak"})
-                   .c_str(),
-               stdout);
-    return kExitOk;
+  if (std::optional<int> done = ParseFlagsOrPrintHelp(
+          kName, args, flags,
+          "Writes a consistent copy of the collection to --to: a checkpoint of\n"
+          "the catalog plus hard links (or copies) of the immutable segment\n"
+          "files. The copy is itself a collection ('tqindex verify --index\n"
+          "DIR2' checks it).",
+          {"tqindex backup --index sift.tq --to sift.tq.bak"})) {
+    return *done;
   }
   absl::StatusOr<std::string> dir = flags.GetString("index");
   if (!dir.ok()) return UsageError(kName, dir.status());

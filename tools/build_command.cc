@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,7 @@ constexpr char kName[] = "build";
 
 struct Options {
   std::string input, index, ids;
+  turboquant::VectorReaderOptions input_options;
   IndexOptions index_options;
   int64_t batch = 0;
   bool json = false;
@@ -35,6 +37,7 @@ void DeclareFlags(FlagSet& flags) {
   flags.AddString("input", std::nullopt, "F",
                   "Vectors to index: .fvecs .bvecs .ivecs .fbin .u8bin .ibin .npy or MNIST IDX "
                   "(.gz ok). Its dimension becomes the collection's.");
+  AddHdf5DatasetFlag(flags, "dataset", "input", "train");
   flags.AddString("index", std::nullopt, "DIR",
                   "Directory of the new collection; must not exist or be empty.");
   flags.AddString("ids", "", "F",
@@ -57,15 +60,10 @@ void DeclareFlags(FlagSet& flags) {
 absl::StatusOr<Options> ReadOptions(const FlagSet& flags) {
   Options o;
   TQINDEX_ASSIGN_OR_RETURN(o.input, flags.GetString("input"));
+  TQINDEX_ASSIGN_OR_RETURN(o.input_options, ReadHdf5DatasetFlag(flags, "dataset"));
   TQINDEX_ASSIGN_OR_RETURN(o.index, flags.GetString("index"));
   TQINDEX_ASSIGN_OR_RETURN(o.ids, flags.GetString("ids"));
-  TQINDEX_ASSIGN_OR_RETURN(const std::string codec, flags.GetString("codec"));
-  TQINDEX_ASSIGN_OR_RETURN(o.index_options.codec, ParseCodecFlag(codec));
-  TQINDEX_ASSIGN_OR_RETURN(const int64_t bits, flags.GetInt("bits"));
-  if (absl::Status s = CheckBitsFlag(o.index_options.codec, bits); !s.ok()) return s;
-  o.index_options.bits = static_cast<int>(bits);
-  TQINDEX_ASSIGN_OR_RETURN(const std::string metric, flags.GetString("metric"));
-  TQINDEX_ASSIGN_OR_RETURN(o.index_options.metric, ParseMetricFlag(metric));
+  if (absl::Status s = ReadIndexFlags(flags, &o.index_options); !s.ok()) return s;
   o.index_options.keep_vectors = flags.GetBool("keep-vectors");
   TQINDEX_ASSIGN_OR_RETURN(o.batch, flags.GetIntInRange("batch", 1, 10000000));
   o.json = flags.GetBool("json");
@@ -81,7 +79,8 @@ struct Built {
 // Creates the collection and fills it; the caller removes it on failure.
 absl::StatusOr<Built> BuildCollection(Options& o, bool* created) {
   const auto start = Clock::now();
-  TQINDEX_ASSIGN_OR_RETURN(IngestSource source, OpenIngestSource(o.input, o.ids, 0));
+  TQINDEX_ASSIGN_OR_RETURN(IngestSource source,
+                           OpenIngestSource(o.input, o.input_options, o.ids, 0));
   o.index_options.dim = source.vectors->dim();
   TQINDEX_ASSIGN_OR_RETURN(std::unique_ptr<TurboQuantIndex> index,
                            TurboQuantIndex::Create(o.index, o.index_options));
@@ -100,26 +99,25 @@ void Report(const Options& o, const Built& built) {
   const IndexOptions& io = o.index_options;
   const double float_bytes = static_cast<double>(built.rows) * io.dim * sizeof(float);
   const double bytes = static_cast<double>(built.stats.bytes_on_disk);
-  const double rate = built.seconds > 0 ? built.rows / built.seconds : 0;
+  const double rate = PerSecond(built.rows, built.seconds);
   if (o.json) {
-    std::printf("%s\n", JsonObject()
-                            .Str("index", o.index)
-                            .Str("input", o.input)
-                            .Int("rows", built.rows)
-                            .Int("dim", io.dim)
-                            .Int("bits", io.bits)
-                            .Str("codec", turboquant::CodecKindName(io.codec))
-                            .Str("metric", turboquant::MetricName(io.metric))
-                            .Bool("keep_vectors", io.keep_vectors)
-                            .Num("seconds", built.seconds)
-                            .Num("vectors_per_s", rate)
-                            .Int("bytes_on_disk", static_cast<int64_t>(built.stats.bytes_on_disk))
-                            .Num("float32_bytes", float_bytes)
-                            .Num("size_ratio", float_bytes > 0 ? bytes / float_bytes : 0)
-                            .Int("bytes_per_vector", static_cast<int64_t>(built.stats.bytes_per_vector))
-                            .Int("segments", built.stats.segments)
-                            .ToString()
-                            .c_str());
+    JsonObject()
+        .Str("index", o.index)
+        .Str("input", o.input)
+        .Int("rows", built.rows)
+        .Int("dim", io.dim)
+        .Int("bits", io.bits)
+        .Str("codec", turboquant::CodecKindName(io.codec))
+        .Str("metric", turboquant::MetricName(io.metric))
+        .Bool("keep_vectors", io.keep_vectors)
+        .Num("seconds", built.seconds)
+        .Num("vectors_per_s", rate)
+        .Int("bytes_on_disk", static_cast<int64_t>(built.stats.bytes_on_disk))
+        .Num("float32_bytes", float_bytes)
+        .Num("size_ratio", float_bytes > 0 ? bytes / float_bytes : 0)
+        .Int("bytes_per_vector", static_cast<int64_t>(built.stats.bytes_per_vector))
+        .Int("segments", built.stats.segments)
+        .Print();
     return;
   }
   absl::PrintF("built %s: %d vectors of dimension %d (%s codec, %d bits, metric %s%s)\n", o.index,
@@ -134,23 +132,21 @@ void Report(const Options& o, const Built& built) {
 int Run(const std::vector<std::string>& args) {
   FlagSet flags(kName);
   DeclareFlags(flags);
-  if (absl::Status s = flags.Parse(args); !s.ok()) return UsageError(kName, s);
-  if (flags.help_requested()) {
-    std::fputs(
-        CommandHelp(
-            kName,
-            "Creates a new durable collection in --index DIR and adds every row of --input,\n"
-            "streaming the file in batches (it need not fit in memory), then seals the rows\n"
-            "into segment files. Prints the row count, the time and vectors/s, and the bytes on\n"
-            "disk next to the float32 size of the input. If anything fails, the incomplete\n"
-            "collection is removed. A progress bar is drawn when stderr is a terminal.",
-            flags,
-            {"tqindex build --input sift_base.fvecs --index sift.tq --metric l2",
-             "tqindex build --input docs.npy --ids doc_ids.ivecs --index docs.tq --bits 3 "
-             "--metric cosine --keep-vectors --json"})
-            .c_str(),
-        stdout);
-    return kExitOk;
+  if (std::optional<int> done = ParseFlagsOrPrintHelp(
+          kName, args, flags,
+          "Creates a new durable collection in --index DIR and adds every row of --input,\n"
+          "streaming the file in batches (it need not fit in memory), then seals the rows\n"
+          "into segment files. Prints the row count, the time and vectors/s, and the bytes on\n"
+          "disk next to the float32 size of the input. If anything fails, the incomplete\n"
+          "collection is removed. A progress bar is drawn when stderr is a terminal.\n"
+          "For an HDF5 --input (.hdf5 .h5, as ann-benchmarks ships) --dataset picks the\n"
+          "dataset to index.",
+          {"tqindex build --input sift_base.fvecs --index sift.tq --metric l2",
+           "tqindex build --input docs.npy --ids doc_ids.ivecs --index docs.tq --bits 3 "
+           "--metric cosine --keep-vectors --json",
+           "tqindex build --input glove-100-angular.hdf5 --dataset train --index glove.tq "
+           "--metric cosine"})) {
+    return *done;
   }
   absl::StatusOr<Options> options = ReadOptions(flags);
   if (!options.ok()) return UsageError(kName, options.status());

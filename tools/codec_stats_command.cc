@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "src/codec/codebook.h"
 #include "src/util/random.h"
+#include "tools/collection_util.h"
 #include "tools/command.h"
 #include "turboquant/codec.h"
 
@@ -66,39 +67,18 @@ void DeclareFlags(FlagSet& flags) {
 
 absl::StatusOr<Options> ReadOptions(const FlagSet& flags) {
   Options options;
-  absl::StatusOr<std::string> codec = flags.GetString("codec");
-  if (!codec.ok()) return codec.status();
-  if (*codec == "mse") {
-    options.kind = CodecKind::kMse;
-  } else if (*codec == "prod") {
-    options.kind = CodecKind::kProd;
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("--codec: unknown codec '%s' (expected mse or prod)", *codec));
-  }
-  const int min_bits = options.kind == CodecKind::kMse ? 1 : 2;
-  absl::StatusOr<int64_t> dim = flags.GetIntInRange("dim", Codec::kMinDim, Codec::kMaxDim);
-  if (!dim.ok()) return dim.status();
-  absl::StatusOr<int64_t> bits = flags.GetInt("bits");
-  if (!bits.ok()) return bits.status();
-  if (*bits < min_bits || *bits > 8) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "--bits: %d is out of range for %s (%d..8)", *bits, *codec, min_bits));
-  }
-  absl::StatusOr<int64_t> samples = flags.GetIntInRange("samples", 1, 10000000);
-  if (!samples.ok()) return samples.status();
-  absl::StatusOr<int64_t> queries = flags.GetIntInRange("queries", 1, 100000);
-  if (!queries.ok()) return queries.status();
-  absl::StatusOr<uint64_t> seed = flags.GetUint64("seed");
-  if (!seed.ok()) return seed.status();
-  absl::StatusOr<uint64_t> codec_seed = flags.GetUint64("codec-seed");
-  if (!codec_seed.ok()) return codec_seed.status();
-  options.dim = static_cast<int>(*dim);
-  options.bits = static_cast<int>(*bits);
-  options.samples = *samples;
-  options.queries = *queries;
-  options.seed = *seed;
-  options.codec_seed = *codec_seed;
+  TQINDEX_ASSIGN_OR_RETURN(const std::string codec, flags.GetString("codec"));
+  TQINDEX_ASSIGN_OR_RETURN(options.kind, ParseCodecFlag(codec));
+  TQINDEX_ASSIGN_OR_RETURN(const int64_t dim,
+                           flags.GetIntInRange("dim", Codec::kMinDim, Codec::kMaxDim));
+  TQINDEX_ASSIGN_OR_RETURN(const int64_t bits, flags.GetInt("bits"));
+  if (absl::Status s = CheckBitsFlag(options.kind, bits); !s.ok()) return s;
+  options.dim = static_cast<int>(dim);
+  options.bits = static_cast<int>(bits);
+  TQINDEX_ASSIGN_OR_RETURN(options.samples, flags.GetIntInRange("samples", 1, 10000000));
+  TQINDEX_ASSIGN_OR_RETURN(options.queries, flags.GetIntInRange("queries", 1, 100000));
+  TQINDEX_ASSIGN_OR_RETURN(options.seed, flags.GetUint64("seed"));
+  TQINDEX_ASSIGN_OR_RETURN(options.codec_seed, flags.GetUint64("codec-seed"));
   options.json = flags.GetBool("json");
   return options;
 }
@@ -196,21 +176,23 @@ absl::StatusOr<Stats> Measure(const Options& options) {
   return stats;
 }
 
-// A JSON number; JSON has no NaN or infinity.
-std::string JsonNumber(double value) {
-  return std::isfinite(value) ? absl::StrFormat("%.9g", value) : "null";
-}
-
 void PrintJson(const Options& options, const Stats& stats) {
+  constexpr int kDigits = 9;
   const bool mse = options.kind == CodecKind::kMse;
-  absl::PrintF(
-      "{\"codec\":\"%s\",\"dim\":%d,\"bits\":%d,\"samples\":%d,\"queries\":%d,\"seed\":%d,"
-      "\"code_bytes\":%d,\"mse\":%s,\"%s\":%s,\"ip_bias\":%s,\"ip_rmse\":%s,"
-      "\"encode_vectors_per_s\":%s}\n",
-      turboquant::CodecKindName(options.kind), options.dim, options.bits, options.samples,
-      options.queries, options.seed, stats.code_bytes, JsonNumber(stats.mse).c_str(), mse ? "expected_mse" : "expected_mse_stage",
-      JsonNumber(stats.expected_mse).c_str(), JsonNumber(stats.ip_bias).c_str(),
-      JsonNumber(stats.ip_rmse).c_str(), JsonNumber(stats.encode_vectors_per_s).c_str());
+  JsonObject()
+      .Str("codec", turboquant::CodecKindName(options.kind))
+      .Int("dim", options.dim)
+      .Int("bits", options.bits)
+      .Int("samples", options.samples)
+      .Int("queries", options.queries)
+      .Uint("seed", options.seed)
+      .Uint("code_bytes", stats.code_bytes)
+      .Num("mse", stats.mse, kDigits)
+      .Num(mse ? "expected_mse" : "expected_mse_stage", stats.expected_mse, kDigits)
+      .Num("ip_bias", stats.ip_bias, kDigits)
+      .Num("ip_rmse", stats.ip_rmse, kDigits)
+      .Num("encode_vectors_per_s", stats.encode_vectors_per_s, kDigits)
+      .Print();
 }
 
 void PrintTable(const Options& options, const Stats& stats) {
@@ -233,36 +215,22 @@ void PrintTable(const Options& options, const Stats& stats) {
                stats.encode_vectors_per_s, stats.encode_vectors_per_s / 1e6);
 }
 
+absl::Status MeasureAndPrint(const Options& options) {
+  TQINDEX_ASSIGN_OR_RETURN(const Stats stats, Measure(options));
+  (options.json ? PrintJson : PrintTable)(options, stats);
+  return absl::OkStatus();
+}
+
 int Run(const std::vector<std::string>& args) {
-  FlagSet flags(kName);
-  DeclareFlags(flags);
-  if (absl::Status s = flags.Parse(args); !s.ok()) return UsageError(kName, s);
-  if (flags.help_requested()) {
-    std::fputs(
-        CommandHelp(
-            kName,
-            "Measures one codec on seeded random unit vectors: the mean squared\n"
-            "reconstruction error per unit vector (next to the codebook's expected value),\n"
-            "the bias and RMS error of the float inner-product estimate against random unit\n"
-            "queries, the code size, and single-thread encode throughput (vectors per second of\n"
-            "the encoding thread's CPU time, so other load on the machine does not skew it).",
-            flags,
-            {"tqindex codec-stats --dim 128 --bits 4 --codec mse",
-             "tqindex codec-stats --dim 768 --bits 4 --codec prod --samples 2000 --json"})
-            .c_str(),
-        stdout);
-    return kExitOk;
-  }
-  absl::StatusOr<Options> options = ReadOptions(flags);
-  if (!options.ok()) return UsageError(kName, options.status());
-  absl::StatusOr<Stats> stats = Measure(*options);
-  if (!stats.ok()) return Failure(kName, stats.status());
-  if (options->json) {
-    PrintJson(*options, *stats);
-  } else {
-    PrintTable(*options, *stats);
-  }
-  return kExitOk;
+  return RunCommand(
+      kName, args, DeclareFlags, ReadOptions, MeasureAndPrint,
+      "Measures one codec on seeded random unit vectors: the mean squared\n"
+      "reconstruction error per unit vector (next to the codebook's expected value),\n"
+      "the bias and RMS error of the float inner-product estimate against random unit\n"
+      "queries, the code size, and single-thread encode throughput (vectors per second of\n"
+      "the encoding thread's CPU time, so other load on the machine does not skew it).",
+      {"tqindex codec-stats --dim 128 --bits 4 --codec mse",
+       "tqindex codec-stats --dim 768 --bits 4 --codec prod --samples 2000 --json"});
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -10,22 +11,27 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "src/index/parallel.h"
+#include "tools/command.h"
 #include "tools/progress.h"
 
 namespace tqindex {
 
 using turboquant::CodecKind;
 using turboquant::IdMatrix;
+using turboquant::IndexOptions;
 using turboquant::Matrix;
 using turboquant::Metric;
 using turboquant::SearchParams;
 using turboquant::SearchResults;
 using turboquant::TurboQuantIndex;
 using turboquant::VectorReader;
+using turboquant::VectorReaderOptions;
 
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
+
+double PerSecond(int64_t count, double seconds) { return seconds > 0 ? count / seconds : 0; }
 
 // ---- JSON ---------------------------------------------------------------------
 
@@ -73,9 +79,15 @@ JsonObject& JsonObject::Int(const std::string& key, int64_t value) {
   return *this;
 }
 
-JsonObject& JsonObject::Num(const std::string& key, double value) {
+JsonObject& JsonObject::Uint(const std::string& key, uint64_t value) {
   Key(key);
-  body_ += std::isfinite(value) ? absl::StrFormat("%.6g", value) : "null";
+  absl::StrAppend(&body_, value);
+  return *this;
+}
+
+JsonObject& JsonObject::Num(const std::string& key, double value, int significant_digits) {
+  Key(key);
+  body_ += std::isfinite(value) ? absl::StrFormat("%.*g", significant_digits, value) : "null";
   return *this;
 }
 
@@ -86,6 +98,8 @@ JsonObject& JsonObject::Bool(const std::string& key, bool value) {
 }
 
 std::string JsonObject::ToString() const { return absl::StrCat("{", body_, "}"); }
+
+void JsonObject::Print() const { std::printf("%s\n", ToString().c_str()); }
 
 // ---- flags --------------------------------------------------------------------------
 
@@ -115,12 +129,64 @@ absl::Status CheckBitsFlag(CodecKind codec, int64_t bits) {
   return absl::OkStatus();
 }
 
+absl::Status ReadIndexFlags(const FlagSet& flags, IndexOptions* options) {
+  TQINDEX_ASSIGN_OR_RETURN(const std::string codec, flags.GetString("codec"));
+  TQINDEX_ASSIGN_OR_RETURN(options->codec, ParseCodecFlag(codec));
+  TQINDEX_ASSIGN_OR_RETURN(const int64_t bits, flags.GetInt("bits"));
+  if (absl::Status s = CheckBitsFlag(options->codec, bits); !s.ok()) return s;
+  options->bits = static_cast<int>(bits);
+  TQINDEX_ASSIGN_OR_RETURN(const std::string metric, flags.GetString("metric"));
+  TQINDEX_ASSIGN_OR_RETURN(options->metric, ParseMetricFlag(metric));
+  return absl::OkStatus();
+}
+
+absl::Status ReadSearchFlags(const FlagSet& flags, SearchParams* params) {
+  TQINDEX_ASSIGN_OR_RETURN(const int64_t k, flags.GetIntInRange("k", 1, 100000));
+  TQINDEX_ASSIGN_OR_RETURN(const int64_t rerank, flags.GetIntInRange("rerank", 0, 1000000));
+  TQINDEX_ASSIGN_OR_RETURN(const int64_t rescore, flags.GetIntInRange("rescore", 0, 1000000));
+  TQINDEX_ASSIGN_OR_RETURN(const int64_t threads, flags.GetIntInRange("threads", 0, 4096));
+  params->k = static_cast<int>(k);
+  params->rerank = static_cast<int>(rerank);
+  params->rescore = static_cast<int>(rescore);
+  params->threads = static_cast<int>(threads);
+  return absl::OkStatus();
+}
+
+void AddHdf5DatasetFlag(FlagSet& flags, const std::string& name, const std::string& file_flag,
+                        const std::string& default_dataset) {
+  flags.AddString(name, default_dataset, "NAME",
+                  absl::StrCat("For an HDF5 --", file_flag,
+                               " (.hdf5 .h5): the dataset to read (ann-benchmarks files hold "
+                               "train, test, neighbors and distances). Other formats ignore it."));
+}
+
+absl::StatusOr<VectorReaderOptions> ReadHdf5DatasetFlag(const FlagSet& flags,
+                                                        const std::string& name) {
+  VectorReaderOptions options;
+  TQINDEX_ASSIGN_OR_RETURN(options.hdf5_dataset, flags.GetString(name));
+  return options;
+}
+
+// ---- opening a collection ------------------------------------------------------------
+
+std::optional<int> OpenIndexFlag(const std::string& command, const FlagSet& flags,
+                                 OpenCollection* collection) {
+  absl::StatusOr<std::string> dir = flags.GetString("index");
+  if (!dir.ok()) return UsageError(command, dir.status());
+  absl::StatusOr<std::unique_ptr<TurboQuantIndex>> index = TurboQuantIndex::Open(*dir);
+  if (!index.ok()) return Failure(command, index.status());
+  collection->dir = *dir;
+  collection->index = std::move(*index);
+  return std::nullopt;
+}
+
 // ---- streaming input ----------------------------------------------------------------
 
-absl::StatusOr<IngestSource> OpenIngestSource(const std::string& input, const std::string& ids_path,
-                                              int64_t first_id) {
+absl::StatusOr<IngestSource> OpenIngestSource(const std::string& input,
+                                              const VectorReaderOptions& input_options,
+                                              const std::string& ids_path, int64_t first_id) {
   IngestSource source;
-  absl::StatusOr<std::unique_ptr<VectorReader>> vectors = VectorReader::Open(input);
+  absl::StatusOr<std::unique_ptr<VectorReader>> vectors = VectorReader::Open(input, input_options);
   if (!vectors.ok()) return vectors.status();
   source.vectors = std::move(*vectors);
   source.first_id = first_id;
@@ -192,6 +258,24 @@ absl::StatusOr<IngestResult> Ingest(IngestSource& source, TurboQuantIndex& index
   progress.Finish();
   result.seconds = SecondsSince(start);
   return result;
+}
+
+absl::Status AddRowsByNumber(const Matrix& rows, TurboQuantIndex& index) {
+  constexpr int64_t kBatch = 10000;
+  Progress progress("building", rows.rows);
+  std::vector<int64_t> ids;
+  for (int64_t r = 0; r < rows.rows; r += kBatch) {
+    const int64_t n = std::min(kBatch, rows.rows - r);
+    ids.resize(n);
+    for (int64_t i = 0; i < n; ++i) ids[i] = r + i;
+    if (absl::Status s =
+            index.Add(ids, absl::MakeConstSpan(rows.data.data() + r * rows.dim, n * rows.dim));
+        !s.ok()) {
+      return s;
+    }
+    progress.Update(r + n);
+  }
+  return absl::OkStatus();
 }
 
 // ---- ground truth ---------------------------------------------------------------------
@@ -296,6 +380,8 @@ std::vector<float> NormalizedRows(const Matrix& m) {
 
 int HardwareThreads() { return std::max(1u, std::thread::hardware_concurrency()); }
 
+int EffectiveThreads(int threads) { return threads == 0 ? HardwareThreads() : threads; }
+
 std::vector<int64_t> ExactTopK(const Matrix& base, const Matrix& queries, Metric metric, int k,
                                int threads) {
   const int dim = base.dim;
@@ -320,8 +406,7 @@ std::vector<int64_t> ExactTopK(const Matrix& base, const Matrix& queries, Metric
   std::mutex progress_mutex;
   std::atomic<int64_t> done{0};
   using Hit = std::pair<float, int64_t>;  // (distance, row): smaller is better
-  turboquant::internal::ParallelFor(tasks, threads == 0 ? HardwareThreads() : threads,
-                                    [&](size_t task) {
+  turboquant::internal::ParallelFor(tasks, EffectiveThreads(threads), [&](size_t task) {
     const int64_t q0 = static_cast<int64_t>(task) * kQueryBlock;
     const int64_t q1 = std::min(nq, q0 + kQueryBlock);
     std::vector<std::vector<Hit>> heaps(q1 - q0);
@@ -361,8 +446,10 @@ std::vector<int64_t> ExactTopK(const Matrix& base, const Matrix& queries, Metric
   return out;
 }
 
-absl::StatusOr<IdMatrix> ReadGroundTruth(const std::string& path, int64_t num_queries, int k) {
-  absl::StatusOr<IdMatrix> truth = turboquant::ReadIdRows(path);
+absl::StatusOr<IdMatrix> ReadGroundTruth(const std::string& path,
+                                         const VectorReaderOptions& options, int64_t num_queries,
+                                         int k) {
+  absl::StatusOr<IdMatrix> truth = turboquant::ReadIdRows(path, options);
   if (!truth.ok()) return truth.status();
   if (truth->rows != num_queries) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -404,38 +491,6 @@ double OneRecallAtK(const std::vector<int64_t>& results, int result_k,
     if (std::find(r, r + rk, truth[q * truth_k]) != r + rk) ++hits;
   }
   return static_cast<double>(hits) / nq;
-}
-
-// ---- timing -----------------------------------------------------------------------------
-
-absl::StatusOr<Latency> MeasureLatency(const TurboQuantIndex& index, const Matrix& queries,
-                                       SearchParams params, int64_t samples) {
-  params.threads = 1;
-  samples = std::min(samples, queries.rows);
-  std::vector<double> ms;
-  ms.reserve(samples);
-  for (int64_t i = 0; i < samples; ++i) {
-    const Clock::time_point start = Clock::now();
-    absl::StatusOr<SearchResults> results = index.Search(queries.row(i), params);
-    ms.push_back(1000 * SecondsSince(start));
-    if (!results.ok()) return results.status();
-  }
-  Latency latency;
-  latency.samples = samples;
-  if (samples == 0) return latency;
-  std::sort(ms.begin(), ms.end());
-  latency.median_ms = ms[ms.size() / 2];
-  latency.p99_ms = ms[std::min(ms.size() - 1, static_cast<size_t>(std::ceil(0.99 * ms.size())) - 1)];
-  return latency;
-}
-
-absl::StatusOr<TimedResults> TimedSearch(const TurboQuantIndex& index, const Matrix& queries,
-                                         const SearchParams& params) {
-  const Clock::time_point start = Clock::now();
-  absl::StatusOr<SearchResults> results = index.Search(queries.data, params);
-  const double seconds = SecondsSince(start);
-  if (!results.ok()) return results.status();
-  return TimedResults{std::move(*results), seconds};
 }
 
 std::string HumanBytes(double bytes) {

@@ -1,18 +1,21 @@
 // Helpers shared by the collection subcommands of tqindex (build, add,
-// delete, query, info, verify, compact, backup, bench, demo): flag parsing of
-// codecs and metrics, streaming a vector file into an index, exact ground
-// truth by brute force, recall, timing, and a small JSON object writer.
+// delete, query, info, verify, compact, backup, bench, demo): reading the
+// flags they share, opening a collection, streaming a vector file into an
+// index, exact ground truth by brute force, recall, timing, and a small JSON
+// object writer. Timing searches is in tools/search_timing.h.
 #ifndef TURBOQUANT_TOOLS_COLLECTION_UTIL_H_
 #define TURBOQUANT_TOOLS_COLLECTION_UTIL_H_
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "tools/flags.h"
 #include "turboquant/codec.h"
 #include "turboquant/index.h"
 #include "turboquant/io.h"
@@ -21,6 +24,8 @@ namespace tqindex {
 
 using Clock = std::chrono::steady_clock;
 double SecondsSince(Clock::time_point start);
+// count / seconds, or 0 when no time was measured.
+double PerSecond(int64_t count, double seconds);
 
 // ---- JSON -------------------------------------------------------------------
 
@@ -29,10 +34,14 @@ class JsonObject {
  public:
   JsonObject& Str(const std::string& key, const std::string& value);
   JsonObject& Int(const std::string& key, int64_t value);
-  // Non-finite numbers become null (JSON has no NaN).
-  JsonObject& Num(const std::string& key, double value);
+  JsonObject& Uint(const std::string& key, uint64_t value);
+  // With `significant_digits` (%g); non-finite numbers become null (JSON has
+  // no NaN).
+  JsonObject& Num(const std::string& key, double value, int significant_digits = 6);
   JsonObject& Bool(const std::string& key, bool value);
   std::string ToString() const;  // "{...}"
+  // ToString() and a newline on stdout.
+  void Print() const;
 
  private:
   void Key(const std::string& key);
@@ -49,6 +58,33 @@ absl::StatusOr<turboquant::Metric> ParseMetricFlag(const std::string& text);
 // --bits for a codec: 1..8 for mse, 2..8 for prod.
 absl::Status CheckBitsFlag(turboquant::CodecKind codec, int64_t bits);
 
+// --codec, --bits (checked against the codec) and --metric into `options`.
+absl::Status ReadIndexFlags(const FlagSet& flags, turboquant::IndexOptions* options);
+// --k (1..100000), --rerank, --rescore (0..1000000) and --threads (0..4096)
+// into `params`.
+absl::Status ReadSearchFlags(const FlagSet& flags, turboquant::SearchParams* params);
+
+// Declares --<name> NAME: the dataset to read when the file of --<file_flag>
+// is HDF5 (.hdf5 .h5).
+void AddHdf5DatasetFlag(FlagSet& flags, const std::string& name, const std::string& file_flag,
+                        const std::string& default_dataset);
+// Reader options that read the dataset --<name> names.
+absl::StatusOr<turboquant::VectorReaderOptions> ReadHdf5DatasetFlag(const FlagSet& flags,
+                                                                    const std::string& name);
+
+// ---- opening a collection -------------------------------------------------------
+
+struct OpenCollection {
+  std::string dir;  // as --index gave it
+  std::unique_ptr<turboquant::TurboQuantIndex> index;
+};
+
+// Opens the collection --index names into *collection. On error reports it
+// for `command` and returns the exit code: kExitUsage without --index,
+// kExitFailure when the collection does not open. nullopt on success.
+std::optional<int> OpenIndexFlag(const std::string& command, const FlagSet& flags,
+                                 OpenCollection* collection);
+
 // ---- streaming input ----------------------------------------------------------
 
 // Vectors to add and where their ids come from: an integer file with one id
@@ -59,10 +95,12 @@ struct IngestSource {
   int64_t first_id = 0;
 };
 
-// Opens the input (and ids) files and checks them against each other: the ids
-// file must have one column and as many rows as the input.
-absl::StatusOr<IngestSource> OpenIngestSource(const std::string& input, const std::string& ids_path,
-                                              int64_t first_id);
+// Opens the input (read with `input_options`) and ids files and checks them
+// against each other: the ids file must have one column and as many rows as
+// the input.
+absl::StatusOr<IngestSource> OpenIngestSource(const std::string& input,
+                                              const turboquant::VectorReaderOptions& input_options,
+                                              const std::string& ids_path, int64_t first_id);
 
 // "F has dimension 64, but the collection DIR has dimension 128".
 absl::Status CheckDimension(const std::string& what, const std::string& path, int file_dim,
@@ -79,7 +117,11 @@ struct IngestResult {
 absl::StatusOr<IngestResult> Ingest(IngestSource& source, turboquant::TurboQuantIndex& index,
                                     int64_t batch, const std::string& label, bool count_replaced);
 
-// ---- ground truth, recall, timing --------------------------------------------------
+// Adds every row of `rows` to `index` with its row number as id, in batches
+// of 10000 rows, showing a "building" progress bar on a terminal.
+absl::Status AddRowsByNumber(const turboquant::Matrix& rows, turboquant::TurboQuantIndex& index);
+
+// ---- ground truth, recall, threads --------------------------------------------------
 
 // The exact k nearest base rows (row numbers) of every query for `metric`,
 // row-major num_queries x k, computed by brute force with float arithmetic on
@@ -87,10 +129,11 @@ absl::StatusOr<IngestResult> Ingest(IngestSource& source, turboquant::TurboQuant
 std::vector<int64_t> ExactTopK(const turboquant::Matrix& base, const turboquant::Matrix& queries,
                                turboquant::Metric metric, int k, int threads);
 
-// Reads a ground-truth file and checks it fits the queries: one row per
-// query, at least `k` ids per row.
-absl::StatusOr<turboquant::IdMatrix> ReadGroundTruth(const std::string& path, int64_t num_queries,
-                                                      int k);
+// Reads a ground-truth file (with `options`) and checks it fits the queries:
+// one row per query, at least `k` ids per row.
+absl::StatusOr<turboquant::IdMatrix> ReadGroundTruth(
+    const std::string& path, const turboquant::VectorReaderOptions& options, int64_t num_queries,
+    int k);
 
 // Mean over queries of |first k results ∩ first k true neighbours| / k.
 double RecallAtK(const std::vector<int64_t>& results, int result_k,
@@ -99,28 +142,10 @@ double RecallAtK(const std::vector<int64_t>& results, int result_k,
 double OneRecallAtK(const std::vector<int64_t>& results, int result_k,
                     const std::vector<int64_t>& truth, int truth_k, int k);
 
-struct Latency {
-  double median_ms = 0;
-  double p99_ms = 0;
-  int64_t samples = 0;
-};
-
-// Times `samples` single-query searches (the first queries, one thread each).
-absl::StatusOr<Latency> MeasureLatency(const turboquant::TurboQuantIndex& index,
-                                       const turboquant::Matrix& queries,
-                                       turboquant::SearchParams params, int64_t samples);
-
-struct TimedResults {
-  turboquant::SearchResults results;
-  double seconds = 0;
-};
-// One batch Search call over all queries, timed.
-absl::StatusOr<TimedResults> TimedSearch(const turboquant::TurboQuantIndex& index,
-                                         const turboquant::Matrix& queries,
-                                         const turboquant::SearchParams& params);
-
 // Threads that `threads` = 0 stands for (every hardware thread).
 int HardwareThreads();
+// The threads a --threads value means: itself, or HardwareThreads() for 0.
+int EffectiveThreads(int threads);
 
 // "12.3 MB", "512 B".
 std::string HumanBytes(double bytes);

@@ -29,4 +29,14 @@ std::string CommandHelp(const std::string& command, const std::string& descripti
   return out;
 }
 
+std::optional<int> ParseFlagsOrPrintHelp(const std::string& command,
+                                         const std::vector<std::string>& args, FlagSet& flags,
+                                         const std::string& description,
+                                         const std::vector<std::string>& examples) {
+  if (absl::Status s = flags.Parse(args); !s.ok()) return UsageError(command, s);
+  if (!flags.help_requested()) return std::nullopt;
+  std::fputs(CommandHelp(command, description, flags, examples).c_str(), stdout);
+  return kExitOk;
+}
+
 }  // namespace tqindex

@@ -5,10 +5,12 @@
 #ifndef TURBOQUANT_TOOLS_COMMAND_H_
 #define TURBOQUANT_TOOLS_COMMAND_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "tools/flags.h"
 
 namespace tqindex {
@@ -34,6 +36,35 @@ int Failure(const std::string& command, const absl::Status& status);
 // flag with its default, and examples.
 std::string CommandHelp(const std::string& command, const std::string& description,
                         const FlagSet& flags, const std::vector<std::string>& examples);
+
+// Parses `args` into `flags`. Returns the exit code when the command is done
+// already: kExitUsage after reporting a parse error, kExitOk after printing
+// --help (CommandHelp with `description` and `examples`). Returns nullopt when
+// the command should go on.
+std::optional<int> ParseFlagsOrPrintHelp(const std::string& command,
+                                         const std::vector<std::string>& args, FlagSet& flags,
+                                         const std::string& description,
+                                         const std::vector<std::string>& examples);
+
+// The whole run of a command that declares its flags, reads them into an
+// Options value and works on it: ParseFlagsOrPrintHelp, then a usage error
+// when `read` fails, a failure when `work` does, else kExitOk.
+template <typename Options, typename Work>
+int RunCommand(const std::string& command, const std::vector<std::string>& args,
+               void (*declare)(FlagSet&), absl::StatusOr<Options> (*read)(const FlagSet&),
+               Work&& work, const std::string& description,
+               const std::vector<std::string>& examples) {
+  FlagSet flags(command);
+  declare(flags);
+  if (std::optional<int> done =
+          ParseFlagsOrPrintHelp(command, args, flags, description, examples)) {
+    return *done;
+  }
+  absl::StatusOr<Options> options = read(flags);
+  if (!options.ok()) return UsageError(command, options.status());
+  if (absl::Status s = work(*options); !s.ok()) return Failure(command, s);
+  return kExitOk;
+}
 
 }  // namespace tqindex
 

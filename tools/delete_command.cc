@@ -1,6 +1,7 @@
 // tqindex delete: deletes ids from a collection (tombstones until compact).
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,16 +25,13 @@ int Run(const std::vector<std::string>& args) {
                   "Integer file (.ivecs .ibin .npy) with one id per row; ids that are not in the "
                   "collection are ignored (and counted).");
   flags.AddBool("json", "Print exactly one JSON object instead of the report.");
-  if (absl::Status s = flags.Parse(args); !s.ok()) return UsageError(kName, s);
-  if (flags.help_requested()) {
-    std::fputs(CommandHelp(kName,
-                           "Deletes the ids listed in --ids and prints how many were present.\n"
-                           "Deleted rows stay in their segment files (marked dead, never\n"
-                           "returned) until 'tqindex compact' rewrites the segments.",
-                           flags, {"tqindex delete --index sift.tq --ids stale_ids.ivecs"})
-                   .c_str(),
-               stdout);
-    return kExitOk;
+  if (std::optional<int> done = ParseFlagsOrPrintHelp(
+          kName, args, flags,
+          "Deletes the ids listed in --ids and prints how many were present.\n"
+          "Deleted rows stay in their segment files (marked dead, never\n"
+          "returned) until 'tqindex compact' rewrites the segments.",
+          {"tqindex delete --index sift.tq --ids stale_ids.ivecs"})) {
+    return *done;
   }
   absl::StatusOr<std::string> dir = flags.GetString("index");
   if (!dir.ok()) return UsageError(kName, dir.status());
@@ -54,15 +52,14 @@ int Run(const std::vector<std::string>& args) {
   if (!removed.ok()) return Failure(kName, removed.status());
   const turboquant::IndexStats stats = (*index)->Stats();
   if (json) {
-    std::printf("%s\n", JsonObject()
-                            .Str("index", *dir)
-                            .Int("requested", ids->rows)
-                            .Int("deleted", *removed)
-                            .Int("not_present", ids->rows - *removed)
-                            .Int("count", stats.count)
-                            .Int("deleted_rows_stored", stats.deleted)
-                            .ToString()
-                            .c_str());
+    JsonObject()
+        .Str("index", *dir)
+        .Int("requested", ids->rows)
+        .Int("deleted", *removed)
+        .Int("not_present", ids->rows - *removed)
+        .Int("count", stats.count)
+        .Int("deleted_rows_stored", stats.deleted)
+        .Print();
   } else {
     absl::PrintF("deleted %d of %d ids (%d not present); %s now holds %d vectors and %d "
                  "deleted rows until 'tqindex compact'\n",

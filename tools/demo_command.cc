@@ -5,7 +5,6 @@
 // and latency. The temporary directory is removed at the end.
 #include <stdlib.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -16,7 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "tools/collection_util.h"
 #include "tools/command.h"
-#include "tools/progress.h"
+#include "tools/search_timing.h"
 #include "turboquant/index.h"
 #include "turboquant/io.h"
 
@@ -65,6 +64,39 @@ struct Options {
   std::string data_dir;
 };
 
+void DeclareFlags(FlagSet& flags) {
+  flags.AddInt("queries", 1000, "N", "Query images: the first N of the 10000 test images.");
+  flags.AddInt("bits", 4, "B", "Bits per coordinate of the default codec, 1..8.");
+  flags.AddString("data", kDataDir, "DIR",
+                  "Where train-images-idx3-ubyte.gz and t10k-images-idx3-ubyte.gz are (Debian "
+                  "package dataset-fashion-mnist).");
+}
+
+absl::StatusOr<Options> ReadOptions(const FlagSet& flags) {
+  Options o;
+  TQINDEX_ASSIGN_OR_RETURN(o.queries, flags.GetIntInRange("queries", 1, 10000));
+  TQINDEX_ASSIGN_OR_RETURN(const int64_t bits, flags.GetInt("bits"));
+  if (absl::Status s = CheckBitsFlag(turboquant::kDefaultIndexCodec, bits); !s.ok()) return s;
+  o.bits = static_cast<int>(bits);
+  TQINDEX_ASSIGN_OR_RETURN(o.data_dir, flags.GetString("data"));
+  return o;
+}
+
+// The data files are there, or an error that says how to install them.
+absl::Status CheckDataFiles(const std::string& data_dir) {
+  std::error_code error;
+  for (const char* file : {kBaseFile, kQueryFile}) {
+    const fs::path path = fs::path(data_dir) / file;
+    if (!fs::exists(path, error)) {
+      return absl::NotFoundError(absl::StrFormat(
+          "Fashion-MNIST not found (%s is missing); install Debian's package with 'sudo apt-get "
+          "install dataset-fashion-mnist' (or 'make deps'), or pass --data DIR",
+          path.string()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 struct SearchReport {
   double recall = 0;
   double qps = 0;
@@ -77,16 +109,17 @@ absl::StatusOr<SearchReport> RunQueries(const TurboQuantIndex& index, const Matr
   params.k = kK;
   params.rerank = rerank;
   params.threads = 0;
-  TQINDEX_ASSIGN_OR_RETURN(const TimedResults batch, TimedSearch(index, queries, params));
-  TQINDEX_ASSIGN_OR_RETURN(const Latency latency, MeasureLatency(index, queries, params, 200));
+  TQINDEX_ASSIGN_OR_RETURN(const SearchMeasurement search,
+                           MeasureSearch(index, queries, params, 200));
   SearchReport report;
-  report.recall = RecallAtK(batch.results.ids, kK, truth.data, truth.dim, kK);
-  report.qps = batch.seconds > 0 ? queries.rows / batch.seconds : 0;
-  report.latency = latency;
+  report.recall = RecallAtK(search.results.ids, kK, truth.data, truth.dim, kK);
+  report.qps = search.qps;
+  report.latency = search.latency;
   return report;
 }
 
 absl::Status Demo(const Options& o) {
+  if (absl::Status s = CheckDataFiles(o.data_dir); !s.ok()) return s;
   const int threads = HardwareThreads();
   absl::PrintF("TurboQuant demo: Fashion-MNIST (%s), %d threads\n\n", o.data_dir, threads);
 
@@ -116,22 +149,7 @@ absl::Status Demo(const Options& o) {
   start = Clock::now();
   TQINDEX_ASSIGN_OR_RETURN(std::unique_ptr<TurboQuantIndex> index,
                            TurboQuantIndex::Create(dir, options));
-  {
-    constexpr int64_t kBatch = 10000;
-    Progress progress("building", base.rows);
-    std::vector<int64_t> ids;
-    for (int64_t r = 0; r < base.rows; r += kBatch) {
-      const int64_t n = std::min(kBatch, base.rows - r);
-      ids.resize(n);
-      for (int64_t i = 0; i < n; ++i) ids[i] = r + i;
-      if (absl::Status s = index->Add(
-              ids, absl::MakeConstSpan(base.data.data() + r * base.dim, n * base.dim));
-          !s.ok()) {
-        return s;
-      }
-      progress.Update(r + n);
-    }
-  }
+  if (absl::Status s = AddRowsByNumber(base, *index); !s.ok()) return s;
   if (absl::Status s = index->Flush(); !s.ok()) return s;
   const double build_s = SecondsSince(start);
   const turboquant::IndexStats stats = index->Stats();
@@ -190,53 +208,15 @@ absl::Status Demo(const Options& o) {
 }
 
 int Run(const std::vector<std::string>& args) {
-  FlagSet flags(kName);
-  flags.AddInt("queries", 1000, "N", "Query images: the first N of the 10000 test images.");
-  flags.AddInt("bits", 4, "B", "Bits per coordinate of the default codec, 1..8.");
-  flags.AddString("data", kDataDir, "DIR",
-                  "Where train-images-idx3-ubyte.gz and t10k-images-idx3-ubyte.gz are (Debian "
-                  "package dataset-fashion-mnist).");
-  if (absl::Status s = flags.Parse(args); !s.ok()) return UsageError(kName, s);
-  if (flags.help_requested()) {
-    std::fputs(
-        CommandHelp(kName,
-                    "Demonstrates TurboQuant on Fashion-MNIST (60000 base images of 784 pixels,\n"
-                    "queries from the test images): builds a durable collection in a temporary\n"
-                    "directory with the default codec, metric l2 and the float vectors kept,\n"
-                    "computes the exact neighbours by brute force, and reports build speed,\n"
-                    "size versus float32, recall@10 without and with exact re-ranking of 100\n"
-                    "candidates, QPS and latency. The directory is removed at the end.",
-                    flags, {"tqindex demo", "tqindex demo --queries 200 --bits 2"})
-            .c_str(),
-        stdout);
-    return kExitOk;
-  }
-  Options o;
-  absl::StatusOr<int64_t> queries = flags.GetIntInRange("queries", 1, 10000);
-  if (!queries.ok()) return UsageError(kName, queries.status());
-  absl::StatusOr<int64_t> bits = flags.GetInt("bits");
-  if (!bits.ok()) return UsageError(kName, bits.status());
-  if (absl::Status s = CheckBitsFlag(turboquant::kDefaultIndexCodec, *bits); !s.ok()) {
-    return UsageError(kName, s);
-  }
-  absl::StatusOr<std::string> data = flags.GetString("data");
-  if (!data.ok()) return UsageError(kName, data.status());
-  o.queries = *queries;
-  o.bits = static_cast<int>(*bits);
-  o.data_dir = *data;
-  std::error_code error;
-  for (const char* file : {kBaseFile, kQueryFile}) {
-    if (!fs::exists(fs::path(o.data_dir) / file, error)) {
-      std::fprintf(stderr,
-                   "tqindex demo: error: Fashion-MNIST not found (%s is missing); install "
-                   "Debian's package with 'sudo apt-get install dataset-fashion-mnist' (or "
-                   "'make deps'), or pass --data DIR\n",
-                   (fs::path(o.data_dir) / file).c_str());
-      return kExitFailure;
-    }
-  }
-  if (absl::Status s = Demo(o); !s.ok()) return Failure(kName, s);
-  return kExitOk;
+  return RunCommand(
+      kName, args, DeclareFlags, ReadOptions, Demo,
+      "Demonstrates TurboQuant on Fashion-MNIST (60000 base images of 784 pixels,\n"
+      "queries from the test images): builds a durable collection in a temporary\n"
+      "directory with the default codec, metric l2 and the float vectors kept,\n"
+      "computes the exact neighbours by brute force, and reports build speed,\n"
+      "size versus float32, recall@10 without and with exact re-ranking of 100\n"
+      "candidates, QPS and latency. The directory is removed at the end.",
+      {"tqindex demo", "tqindex demo --queries 200 --bits 2"});
 }
 
 }  // namespace

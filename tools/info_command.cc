@@ -1,6 +1,6 @@
 // tqindex info: what a collection holds and how it is stored.
 #include <cstdio>
-#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,7 +14,6 @@ namespace {
 
 using turboquant::IndexOptions;
 using turboquant::IndexStats;
-using turboquant::TurboQuantIndex;
 
 constexpr char kName[] = "info";
 
@@ -22,48 +21,42 @@ int Run(const std::vector<std::string>& args) {
   FlagSet flags(kName);
   flags.AddString("index", std::nullopt, "DIR", "The collection.");
   flags.AddBool("json", "Print exactly one JSON object instead of the report.");
-  if (absl::Status s = flags.Parse(args); !s.ok()) return UsageError(kName, s);
-  if (flags.help_requested()) {
-    std::fputs(
-        CommandHelp(kName,
-                    "Prints the collection's settings (dimension, codec, bits, metric, seed,\n"
-                    "whether float vectors are kept) and contents: live vectors, deleted rows\n"
-                    "awaiting compaction, rows not yet sealed into a segment, segments, the\n"
-                    "code size per vector and the bytes on disk.",
-                    flags, {"tqindex info --index sift.tq", "tqindex info --index sift.tq --json"})
-            .c_str(),
-        stdout);
-    return kExitOk;
+  if (std::optional<int> done = ParseFlagsOrPrintHelp(
+          kName, args, flags,
+          "Prints the collection's settings (dimension, codec, bits, metric, seed,\n"
+          "whether float vectors are kept) and contents: live vectors, deleted rows\n"
+          "awaiting compaction, rows not yet sealed into a segment, segments, the\n"
+          "code size per vector and the bytes on disk.",
+          {"tqindex info --index sift.tq", "tqindex info --index sift.tq --json"})) {
+    return *done;
   }
-  absl::StatusOr<std::string> dir = flags.GetString("index");
-  if (!dir.ok()) return UsageError(kName, dir.status());
-  absl::StatusOr<std::unique_ptr<TurboQuantIndex>> index = TurboQuantIndex::Open(*dir);
-  if (!index.ok()) return Failure(kName, index.status());
-  const IndexOptions& o = (*index)->options();
-  const IndexStats s = (*index)->Stats();
+  OpenCollection collection;
+  if (std::optional<int> failed = OpenIndexFlag(kName, flags, &collection)) return *failed;
+  const std::string& dir = collection.dir;
+  const IndexOptions& o = collection.index->options();
+  const IndexStats s = collection.index->Stats();
   const double stored = static_cast<double>(s.count + s.deleted);
   if (flags.GetBool("json")) {
-    std::printf("%s\n", JsonObject()
-                            .Str("index", *dir)
-                            .Int("count", s.count)
-                            .Int("deleted", s.deleted)
-                            .Int("unsealed", s.unsealed)
-                            .Int("dim", o.dim)
-                            .Int("bits", o.bits)
-                            .Str("codec", turboquant::CodecKindName(o.codec))
-                            .Str("metric", turboquant::MetricName(o.metric))
-                            .Bool("keep_vectors", o.keep_vectors)
-                            .Str("seed", absl::StrFormat("%d", o.seed))
-                            .Int("segments", s.segments)
-                            .Int("bytes_per_vector", static_cast<int64_t>(s.bytes_per_vector))
-                            .Int("code_bytes", static_cast<int64_t>(s.code_bytes))
-                            .Int("vector_bytes", static_cast<int64_t>(s.vector_bytes))
-                            .Int("bytes_on_disk", static_cast<int64_t>(s.bytes_on_disk))
-                            .ToString()
-                            .c_str());
+    JsonObject()
+        .Str("index", dir)
+        .Int("count", s.count)
+        .Int("deleted", s.deleted)
+        .Int("unsealed", s.unsealed)
+        .Int("dim", o.dim)
+        .Int("bits", o.bits)
+        .Str("codec", turboquant::CodecKindName(o.codec))
+        .Str("metric", turboquant::MetricName(o.metric))
+        .Bool("keep_vectors", o.keep_vectors)
+        .Str("seed", absl::StrFormat("%d", o.seed))
+        .Int("segments", s.segments)
+        .Int("bytes_per_vector", static_cast<int64_t>(s.bytes_per_vector))
+        .Int("code_bytes", static_cast<int64_t>(s.code_bytes))
+        .Int("vector_bytes", static_cast<int64_t>(s.vector_bytes))
+        .Int("bytes_on_disk", static_cast<int64_t>(s.bytes_on_disk))
+        .Print();
     return kExitOk;
   }
-  absl::PrintF("collection %s\n", *dir);
+  absl::PrintF("collection %s\n", dir);
   absl::PrintF("  vectors          %d live, %d deleted (until compact), %d not yet sealed\n",
                s.count, s.deleted, s.unsealed);
   absl::PrintF("  dimension        %d\n", o.dim);

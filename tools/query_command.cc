@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "tools/collection_util.h"
 #include "tools/command.h"
+#include "tools/search_timing.h"
 #include "turboquant/index.h"
 #include "turboquant/io.h"
 
@@ -25,6 +26,7 @@ constexpr char kName[] = "query";
 
 struct Options {
   std::string index, queries, groundtruth, output;
+  turboquant::VectorReaderOptions queries_options, groundtruth_options;
   SearchParams params;
   int64_t latency_queries = 0;
   bool json = false;
@@ -35,6 +37,7 @@ void DeclareFlags(FlagSet& flags) {
   flags.AddString("queries", std::nullopt, "F",
                   "Query vectors (.fvecs .bvecs .fbin .u8bin .npy, IDX ...), the collection's "
                   "dimension.");
+  AddHdf5DatasetFlag(flags, "queries-dataset", "queries", "test");
   flags.AddInt("k", 10, "K", "Results per query, 1..100000.");
   flags.AddInt("rerank", 0, "R",
                "Re-rank the best R candidates with the original vectors (exact scores); needs a "
@@ -46,6 +49,7 @@ void DeclareFlags(FlagSet& flags) {
   flags.AddString("groundtruth", "", "F",
                   "Integer file of the true neighbours, one row per query, best first (.ivecs "
                   ".ibin .npy); adds recall@k to the report.");
+  AddHdf5DatasetFlag(flags, "groundtruth-dataset", "groundtruth", "neighbors");
   flags.AddString("output", "", "F",
                   "Write the result ids, one row of k per query, to F (.ivecs .ibin .npy); -1 "
                   "marks a missing result.");
@@ -58,24 +62,21 @@ absl::StatusOr<Options> ReadOptions(const FlagSet& flags) {
   Options o;
   TQINDEX_ASSIGN_OR_RETURN(o.index, flags.GetString("index"));
   TQINDEX_ASSIGN_OR_RETURN(o.queries, flags.GetString("queries"));
+  TQINDEX_ASSIGN_OR_RETURN(o.queries_options, ReadHdf5DatasetFlag(flags, "queries-dataset"));
   TQINDEX_ASSIGN_OR_RETURN(o.groundtruth, flags.GetString("groundtruth"));
+  TQINDEX_ASSIGN_OR_RETURN(o.groundtruth_options,
+                           ReadHdf5DatasetFlag(flags, "groundtruth-dataset"));
   TQINDEX_ASSIGN_OR_RETURN(o.output, flags.GetString("output"));
-  TQINDEX_ASSIGN_OR_RETURN(const int64_t k, flags.GetIntInRange("k", 1, 100000));
-  TQINDEX_ASSIGN_OR_RETURN(const int64_t rerank, flags.GetIntInRange("rerank", 0, 1000000));
-  TQINDEX_ASSIGN_OR_RETURN(const int64_t rescore, flags.GetIntInRange("rescore", 0, 1000000));
-  TQINDEX_ASSIGN_OR_RETURN(const int64_t threads, flags.GetIntInRange("threads", 0, 4096));
+  if (absl::Status s = ReadSearchFlags(flags, &o.params); !s.ok()) return s;
   TQINDEX_ASSIGN_OR_RETURN(o.latency_queries, flags.GetIntInRange("latency-queries", 0, 100000));
-  o.params.k = static_cast<int>(k);
-  o.params.rerank = static_cast<int>(rerank);
-  o.params.rescore = static_cast<int>(rescore);
-  o.params.threads = static_cast<int>(threads);
   o.json = flags.GetBool("json");
   return o;
 }
 
 absl::Status Query(const Options& o) {
   TQINDEX_ASSIGN_OR_RETURN(std::unique_ptr<TurboQuantIndex> index, TurboQuantIndex::Open(o.index));
-  TQINDEX_ASSIGN_OR_RETURN(const Matrix queries, turboquant::ReadVectors(o.queries));
+  TQINDEX_ASSIGN_OR_RETURN(const Matrix queries,
+                           turboquant::ReadVectors(o.queries, o.queries_options));
   if (absl::Status s =
           CheckDimension("queries", o.queries, queries.dim, o.index, index->options().dim);
       !s.ok()) {
@@ -84,24 +85,25 @@ absl::Status Query(const Options& o) {
   const int k = o.params.k;
   turboquant::IdMatrix truth;
   if (!o.groundtruth.empty()) {
-    TQINDEX_ASSIGN_OR_RETURN(truth, ReadGroundTruth(o.groundtruth, queries.rows, k));
+    TQINDEX_ASSIGN_OR_RETURN(
+        truth, ReadGroundTruth(o.groundtruth, o.groundtruth_options, queries.rows, k));
   }
-  TQINDEX_ASSIGN_OR_RETURN(const TimedResults batch, TimedSearch(*index, queries, o.params));
-  TQINDEX_ASSIGN_OR_RETURN(const Latency latency,
-                           MeasureLatency(*index, queries, o.params, o.latency_queries));
+  TQINDEX_ASSIGN_OR_RETURN(const SearchMeasurement search,
+                           MeasureSearch(*index, queries, o.params, o.latency_queries));
+  const turboquant::SearchResults& results = search.results;
+  const Latency& latency = search.latency;
   if (!o.output.empty()) {
     turboquant::IdMatrix ids;
     ids.rows = queries.rows;
     ids.dim = k;
-    ids.data = batch.results.ids;
+    ids.data = results.ids;
     if (absl::Status s = turboquant::WriteIdRows(o.output, ids); !s.ok()) return s;
   }
-  const double qps = batch.seconds > 0 ? queries.rows / batch.seconds : 0;
-  const int threads = o.params.threads == 0 ? HardwareThreads() : o.params.threads;
+  const double qps = search.qps;
+  const int threads = EffectiveThreads(o.params.threads);
   const bool has_truth = !o.groundtruth.empty();
-  const double recall = has_truth ? RecallAtK(batch.results.ids, k, truth.data, truth.dim, k) : 0;
-  const double recall_1 =
-      has_truth ? OneRecallAtK(batch.results.ids, k, truth.data, truth.dim, k) : 0;
+  const double recall = has_truth ? RecallAtK(results.ids, k, truth.data, truth.dim, k) : 0;
+  const double recall_1 = has_truth ? OneRecallAtK(results.ids, k, truth.data, truth.dim, k) : 0;
   if (o.json) {
     JsonObject json;
     json.Str("index", o.index)
@@ -116,7 +118,7 @@ absl::Status Query(const Options& o) {
         .Int("latency_queries", latency.samples);
     if (has_truth) json.Num("recall_at_k", recall).Num("recall_1_at_k", recall_1);
     if (!o.output.empty()) json.Str("output", o.output);
-    std::printf("%s\n", json.ToString().c_str());
+    json.Print();
     return absl::OkStatus();
   }
   absl::PrintF("query %s: %d queries, k %d, rerank %d, rescore %s\n", o.index, queries.rows, k,
@@ -141,8 +143,8 @@ absl::Status Query(const Options& o) {
     std::string line = absl::StrFormat("  %d:", q);
     for (int j = 0; j < std::min(k, 10); ++j) {
       const size_t at = static_cast<size_t>(q) * k + j;
-      if (batch.results.ids[at] < 0) break;
-      absl::StrAppendFormat(&line, " %d (%.4g)", batch.results.ids[at], batch.results.scores[at]);
+      if (results.ids[at] < 0) break;
+      absl::StrAppendFormat(&line, " %d (%.4g)", results.ids[at], results.scores[at]);
     }
     if (k > 10) line += " ...";
     absl::PrintF("%s\n", line);
@@ -151,32 +153,22 @@ absl::Status Query(const Options& o) {
 }
 
 int Run(const std::vector<std::string>& args) {
-  FlagSet flags(kName);
-  DeclareFlags(flags);
-  if (absl::Status s = flags.Parse(args); !s.ok()) return UsageError(kName, s);
-  if (flags.help_requested()) {
-    std::fputs(
-        CommandHelp(
-            kName,
-            "Searches the collection for the k best matches of every query. Reports the\n"
-            "throughput of one batch Search call over all queries (--threads) as qps, the\n"
-            "median and p99 latency of single-query searches on one thread, and with\n"
-            "--groundtruth the recall@k: the mean fraction of the true top k found in the\n"
-            "returned top k. Ground-truth ids must be the collection's ids (row numbers for a\n"
-            "collection built without --ids).",
-            flags,
-            {"tqindex query --index sift.tq --queries sift_query.fvecs --k 10 "
-             "--groundtruth sift_groundtruth.ivecs",
-             "tqindex query --index sift.tq --queries q.fvecs --k 100 --rerank 200 --output "
-             "results.ivecs --json"})
-            .c_str(),
-        stdout);
-    return kExitOk;
-  }
-  absl::StatusOr<Options> options = ReadOptions(flags);
-  if (!options.ok()) return UsageError(kName, options.status());
-  if (absl::Status s = Query(*options); !s.ok()) return Failure(kName, s);
-  return kExitOk;
+  return RunCommand(
+      kName, args, DeclareFlags, ReadOptions, Query,
+      "Searches the collection for the k best matches of every query. Reports the\n"
+      "throughput of one batch Search call over all queries (--threads) as qps, the\n"
+      "median and p99 latency of single-query searches on one thread, and with\n"
+      "--groundtruth the recall@k: the mean fraction of the true top k found in the\n"
+      "returned top k. Ground-truth ids must be the collection's ids (row numbers for a\n"
+      "collection built without --ids). For HDF5 files (.hdf5 .h5, as ann-benchmarks\n"
+      "ships them) --queries-dataset and --groundtruth-dataset pick the datasets; one\n"
+      "file can serve as both --queries and --groundtruth.",
+      {"tqindex query --index sift.tq --queries sift_query.fvecs --k 10 "
+       "--groundtruth sift_groundtruth.ivecs",
+       "tqindex query --index sift.tq --queries q.fvecs --k 100 --rerank 200 --output "
+       "results.ivecs --json",
+       "tqindex query --index glove.tq --queries glove-100-angular.hdf5 --groundtruth "
+       "glove-100-angular.hdf5 --k 10"});
 }
 
 }  // namespace
