@@ -2,20 +2,17 @@
 // query, info, verify, compact, backup, bench, demo), running the built binary
 // (path from TQINDEX_PATH) the way a user would, and checking exit codes,
 // --json output and the one-line error messages.
-#include <sys/wait.h>
-
-#include <cctype>
 #include <cmath>
-#include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/cli_runner.h"
 #include "tests/test_util.h"
 #include "turboquant/io.h"
 
@@ -26,102 +23,17 @@ using turboquant::testing::GaussianVectors;
 using turboquant::testing::MakeTempDir;
 using turboquant::testing::SharedDataPath;
 
-struct Result {
-  int exit_code = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+using Result = turboquant::testing::CliResult;
+using turboquant::testing::ParseFlatJson;
 
 // Runs `tqindex <args>` through the shell, capturing stdout and stderr.
 Result RunTqindex(const std::string& args) {
 #ifdef TQINDEX_PATH
-  static const std::string dir = MakeTempDir("cli_collection_io");
-  const std::string out_path = dir + "/stdout.txt";
-  const std::string err_path = dir + "/stderr.txt";
-  const std::string command =
-      std::string(TQINDEX_PATH) + " " + args + " >" + out_path + " 2>" + err_path;
-  const int status = std::system(command.c_str());
-  Result result;
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  result.out = ReadFile(out_path);
-  result.err = ReadFile(err_path);
-  return result;
+  return turboquant::testing::RunCli(TQINDEX_PATH, args);
 #else
   (void)args;
   return Result{};
 #endif
-}
-
-#ifdef TQINDEX_PATH
-#define REQUIRE_TQINDEX()
-#else
-#define REQUIRE_TQINDEX() GTEST_SKIP() << "tqindex is not built (TQ_BUILD_TOOLS=OFF)"
-#endif
-
-// A strict reader for one flat JSON object: string, number, true/false/null
-// values. Values are kept as text (strings without quotes).
-bool ParseFlatJson(const std::string& text, std::map<std::string, std::string>* fields) {
-  size_t i = 0;
-  auto skip_space = [&] {
-    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
-  };
-  auto read_string = [&](std::string* out) {
-    if (i >= text.size() || text[i] != '"') return false;
-    std::string value;
-    for (++i; i < text.size() && text[i] != '"'; ++i) {
-      if (text[i] == '\\' && i + 1 < text.size()) ++i;
-      value += text[i];
-    }
-    if (i >= text.size()) return false;
-    ++i;
-    *out = value;
-    return true;
-  };
-  skip_space();
-  if (i >= text.size() || text[i++] != '{') return false;
-  while (true) {
-    skip_space();
-    std::string key, value;
-    if (!read_string(&key)) return false;
-    skip_space();
-    if (i >= text.size() || text[i++] != ':') return false;
-    skip_space();
-    if (i < text.size() && text[i] == '"') {
-      if (!read_string(&value)) return false;
-    } else {
-      const size_t start = i;
-      while (i < text.size() && text[i] != ',' && text[i] != '}' &&
-             !std::isspace(static_cast<unsigned char>(text[i]))) {
-        ++i;
-      }
-      value = text.substr(start, i - start);
-      if (value != "null" && value != "true" && value != "false") {
-        char* end = nullptr;
-        std::strtod(value.c_str(), &end);
-        if (value.empty() || *end != '\0') return false;
-      }
-    }
-    if (!fields->emplace(key, value).second) return false;
-    skip_space();
-    if (i < text.size() && text[i] == ',') {
-      ++i;
-      continue;
-    }
-    if (i < text.size() && text[i] == '}') {
-      ++i;
-      break;
-    }
-    return false;
-  }
-  skip_space();
-  return i == text.size();
 }
 
 std::map<std::string, std::string> Json(const Result& result) {

@@ -1,102 +1,22 @@
 // End-to-end tests of the tqindex binary (path from TQINDEX_PATH): help
 // texts, codec-stats output (table and JSON), and exit code 2 with a message
 // naming the flag for bad command lines.
-#include <sys/wait.h>
-
-#include <cctype>
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/cli_runner.h"
 
 namespace {
 
-struct Result {
-  int exit_code = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+using Result = turboquant::testing::CliResult;
+using turboquant::testing::ParseFlatJson;
 
 // Runs `tqindex <args>` through the shell, capturing stdout and stderr.
 Result RunTqindex(const std::string& args) {
-  const std::string dir = ::testing::TempDir();
-  const std::string out_path = dir + "/cli_test_stdout.txt";
-  const std::string err_path = dir + "/cli_test_stderr.txt";
-  const std::string command =
-      std::string(TQINDEX_PATH) + " " + args + " >" + out_path + " 2>" + err_path;
-  const int status = std::system(command.c_str());
-  Result result;
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  result.out = ReadFile(out_path);
-  result.err = ReadFile(err_path);
-  return result;
-}
-
-// A strict reader for the flat JSON object codec-stats prints: string,
-// number and null values only. Returns false on anything else.
-bool ParseFlatJsonObject(const std::string& text, std::map<std::string, std::string>* fields) {
-  size_t i = 0;
-  auto skip_space = [&] {
-    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
-  };
-  auto read_string = [&](std::string* out) {
-    if (i >= text.size() || text[i] != '"') return false;
-    const size_t end = text.find('"', i + 1);
-    if (end == std::string::npos) return false;
-    *out = text.substr(i + 1, end - i - 1);
-    i = end + 1;
-    return true;
-  };
-  skip_space();
-  if (i >= text.size() || text[i++] != '{') return false;
-  while (true) {
-    skip_space();
-    std::string key, value;
-    if (!read_string(&key)) return false;
-    skip_space();
-    if (i >= text.size() || text[i++] != ':') return false;
-    skip_space();
-    if (i < text.size() && text[i] == '"') {
-      if (!read_string(&value)) return false;
-    } else {
-      const size_t start = i;
-      while (i < text.size() && text[i] != ',' && text[i] != '}' &&
-             !std::isspace(static_cast<unsigned char>(text[i]))) {
-        ++i;
-      }
-      value = text.substr(start, i - start);
-      if (value != "null") {
-        char* end = nullptr;
-        std::strtod(value.c_str(), &end);
-        if (value.empty() || *end != '\0') return false;
-      }
-    }
-    if (!fields->emplace(key, value).second) return false;  // duplicate key
-    skip_space();
-    if (i < text.size() && text[i] == ',') {
-      ++i;
-      continue;
-    }
-    if (i < text.size() && text[i] == '}') {
-      ++i;
-      break;
-    }
-    return false;
-  }
-  skip_space();
-  return i == text.size();  // exactly one object
+  return turboquant::testing::RunCli(TQINDEX_PATH, args);
 }
 
 double Number(const std::map<std::string, std::string>& fields, const std::string& key) {
@@ -127,7 +47,7 @@ TEST(CliTest, CodecStatsJsonMatchesTheCodebook) {
                                    "--queries 20 --json");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   std::map<std::string, std::string> fields;
-  ASSERT_TRUE(ParseFlatJsonObject(result.out, &fields)) << result.out;
+  ASSERT_TRUE(ParseFlatJson(result.out, &fields)) << result.out;
   EXPECT_EQ(fields["codec"], "mse");
   EXPECT_NEAR(Number(fields, "mse"), 0.0095, 0.1 * 0.0095);
   EXPECT_NEAR(Number(fields, "mse"), Number(fields, "expected_mse"),
@@ -143,7 +63,7 @@ TEST(CliTest, CodecStatsProdIsUnbiasedAndSized) {
                                    "--queries=50 --seed=7 --json");
   ASSERT_EQ(result.exit_code, 0) << result.err;
   std::map<std::string, std::string> fields;
-  ASSERT_TRUE(ParseFlatJsonObject(result.out, &fields)) << result.out;
+  ASSERT_TRUE(ParseFlatJson(result.out, &fields)) << result.out;
   EXPECT_EQ(Number(fields, "code_bytes"), 72);  // ARCHITECTURE.md section 4
   // 100k pairs: the mean error is far inside the RMS error of one estimate.
   EXPECT_LT(std::fabs(Number(fields, "ip_bias")), 0.05 * Number(fields, "ip_rmse"));

@@ -607,7 +607,7 @@ Status TurboQuantIndex::Impl::Recover(const storage::CatalogContents& contents) 
     codes.insert(codes.end(), row.code.begin(), row.code.end());
     const size_t at = vectors.size();
     vectors.resize(at + vector_bytes / sizeof(float));
-    std::memcpy(vectors.data() + at, row.vector.data(), vector_bytes);
+    if (vector_bytes > 0) std::memcpy(&vectors[at], row.vector.data(), vector_bytes);
   }
   AppendUnsealed(ids, codes, vectors, sequences, next.get());
   MergeSmallChunks(next.get());
