@@ -1,0 +1,73 @@
+// Verify, Backup and Stats of a TurboQuantIndex.
+#include "src/index/index_impl.h"
+
+namespace turboquant {
+
+using internal::Segment;
+using internal::Snapshot;
+using internal::SnapshotSegment;
+namespace fs = std::filesystem;
+
+Status TurboQuantIndex::Impl::Verify() const {
+  const std::shared_ptr<const Snapshot> current = Current();
+  for (const SnapshotSegment& s : current->segments) {
+    if (!s.segment->has_file()) continue;
+    const storage::SegmentFile& file = *s.segment->file();
+    std::error_code error;
+    const uintmax_t size = fs::file_size(file.path(), error);
+    if (error || size != file.file_bytes()) {
+      return absl::DataLossError(absl::StrFormat(
+          "%s: segment file is missing or was changed (%d bytes mapped, %s on disk)", file.path(),
+          file.file_bytes(), error ? error.message() : std::to_string(size) + " bytes"));
+    }
+    if (Status status = file.VerifyChecksums(); !status.ok()) return status;
+  }
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  return catalog_ ? catalog_->VerifyChecksums() : absl::OkStatus();
+}
+
+Status TurboQuantIndex::Impl::Backup(const std::string& dir) {
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  if (catalog_ == nullptr) return absl::FailedPreconditionError("an in-memory index has no files to back up");
+  std::error_code error;
+  if (fs::exists(dir, error) && !fs::is_empty(dir, error)) {
+    return absl::AlreadyExistsError(absl::StrFormat("%s: backup target exists and is not empty", dir));
+  }
+  fs::create_directories(fs::path(dir) / "segments", error);
+  if (error) return absl::InternalError(absl::StrFormat("%s: %s", dir, error.message()));
+  for (const SnapshotSegment& s : Current()->segments) {
+    if (!s.segment->has_file()) continue;
+    const fs::path from = s.segment->file()->path();
+    const fs::path to = fs::path(dir) / "segments" / from.filename();
+    fs::create_hard_link(from, to, error);
+    if (error) fs::copy_file(from, to, error);  // another file system
+    if (error) return absl::InternalError(absl::StrFormat("%s: %s", to.string(), error.message()));
+  }
+  return catalog_->Checkpoint((fs::path(dir) / "catalog").string());
+}
+
+IndexStats TurboQuantIndex::Impl::Stats() const {
+  const std::shared_ptr<const Snapshot> current = Current();
+  IndexStats stats;
+  stats.bytes_per_vector = codec_->code_size();
+  for (const SnapshotSegment& s : current->segments) {
+    stats.count += static_cast<int64_t>(s.live_rows);
+    stats.deleted += static_cast<int64_t>(s.segment->rows() - s.live_rows);
+    stats.segments += 1;
+    stats.code_bytes += s.segment->layout().memory_bytes();
+    if (s.segment->vector(0, options_.dim) != nullptr) {
+      stats.vector_bytes += s.segment->rows() * options_.dim * sizeof(float);
+    }
+    if (s.segment->has_file()) stats.bytes_on_disk += s.segment->file()->file_bytes();
+    if (s.segment->unsealed()) stats.unsealed += static_cast<int64_t>(s.segment->rows());
+  }
+  if (!dir_.empty()) {
+    std::error_code error;
+    for (const auto& entry : fs::recursive_directory_iterator(fs::path(dir_) / "catalog", error)) {
+      if (entry.is_regular_file(error)) stats.bytes_on_disk += entry.file_size(error);
+    }
+  }
+  return stats;
+}
+
+}  // namespace turboquant

@@ -1,0 +1,243 @@
+// The write path of TurboQuantIndex (Add, Remove) and the reads that need
+// the id -> row map (Get, Contains), plus Search on the current snapshot.
+#include "src/index/index_impl.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/container/flat_hash_set.h"
+#include "src/index/search_request.h"
+#include "src/index/snapshot_search.h"
+
+namespace turboquant {
+
+using internal::Segment;
+using internal::Snapshot;
+using internal::SnapshotSegment;
+using internal::AllLive;
+using internal::SegmentBuilder;
+using internal::kChunkRows;
+using internal::kChunksPerMerge;
+
+size_t TurboQuantIndex::Impl::FirstUnsealed(const Snapshot& snapshot) const {
+  size_t first = 0;
+  while (first < snapshot.segments.size() && !snapshot.segments[first].segment->unsealed()) ++first;
+  return first;
+}
+
+void TurboQuantIndex::Impl::EnsureLocations() {
+  if (locations_built_) return;
+  const std::shared_ptr<const Snapshot> current = Current();
+  locations_.reserve(static_cast<size_t>(current->live_count()));
+  for (const SnapshotSegment& s : current->segments) {
+    for (size_t row = 0; row < s.segment->rows(); ++row) {
+      if (internal::IsLive(s.live, row)) {
+        locations_[s.segment->id(row)] = {s.segment.get(), static_cast<uint32_t>(row)};
+      }
+    }
+  }
+  locations_built_ = true;
+}
+
+Status TurboQuantIndex::Impl::CheckBatchIds(absl::Span<const int64_t> ids) const {
+  absl::flat_hash_set<int64_t> seen;
+  seen.reserve(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("id %d at position %d is negative; ids must be >= 0", ids[i], i));
+    }
+    if (!seen.insert(ids[i]).second) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("id %d appears more than once in this Add (position %d)", ids[i], i));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void TurboQuantIndex::Impl::DeleteRows(const std::vector<Location>& rows, Snapshot* next,
+                                       rocksdb::WriteBatch* batch) {
+  for (SnapshotSegment& s : next->segments) {
+    std::shared_ptr<std::vector<uint64_t>> live;
+    for (const Location& location : rows) {
+      if (location.segment != s.segment.get()) continue;
+      if (live == nullptr) {
+        live = std::make_shared<std::vector<uint64_t>>(s.live ? *s.live
+                                                              : *AllLive(s.segment->rows()));
+      }
+      (*live)[location.row / 64] &= ~(uint64_t{1} << (location.row % 64));
+      --s.live_rows;
+      if (s.segment->has_file()) {
+        batch->Put(storage::Catalog::TombstoneKey(s.segment->segment_id(), location.row), "");
+      } else if (s.segment->unsealed()) {
+        batch->Delete(storage::Catalog::PendingKey(s.segment->sequence(location.row)));
+      }
+    }
+    if (live != nullptr) s.live = std::move(live);
+  }
+}
+
+void TurboQuantIndex::Impl::AppendUnsealed(absl::Span<const int64_t> ids,
+                                           const std::vector<uint8_t>& codes,
+                                           const std::vector<float>& vectors,
+                                           absl::Span<const uint64_t> sequences, Snapshot* next) {
+  const size_t code_size = codec_->code_size();
+  const size_t dim = static_cast<size_t>(options_.dim);
+  size_t done = 0;
+  while (done < ids.size()) {
+    // Continue the last chunk when it has room (copying it: snapshots are
+    // immutable), else start a new one.
+    std::unique_ptr<SegmentBuilder> chunk = std::make_unique<SegmentBuilder>(*codec_);
+    const bool extend = !next->segments.empty() && next->segments.back().segment->unsealed() &&
+                        next->segments.back().segment->rows() < kChunkRows &&
+                        next->segments.back().live == nullptr;
+    if (extend) {
+      const Segment& last = *next->segments.back().segment;
+      chunk->layout = last.layout().Clone();
+      chunk->ids.assign(last.ids().begin(), last.ids().end());
+      if (last.vector(0, options_.dim) != nullptr) {
+        chunk->vectors.assign(last.vector(0, options_.dim), last.vector(0, options_.dim) + last.rows() * dim);
+      }
+      for (size_t row = 0; row < last.rows(); ++row) chunk->sequences.push_back(last.sequence(row));
+      next->segments.pop_back();
+    }
+    const size_t take = std::min(ids.size() - done, kChunkRows - chunk->ids.size());
+    chunk->layout.Append(&codes[done * code_size], take);
+    for (size_t i = done; i < done + take; ++i) {
+      chunk->ids.push_back(ids[i]);
+      chunk->sequences.push_back(sequences[i]);
+    }
+    if (!vectors.empty()) {
+      chunk->vectors.insert(chunk->vectors.end(), vectors.begin() + done * dim,
+                            vectors.begin() + (done + take) * dim);
+    }
+    done += take;
+    const size_t rows = chunk->ids.size();
+    next->segments.push_back({chunk->Build(), nullptr, rows});
+    RecordLocations(*next->segments.back().segment);
+  }
+}
+
+void TurboQuantIndex::Impl::MergeSmallChunks(Snapshot* next) {
+  size_t first = next->segments.size();
+  while (first > 0 && next->segments[first - 1].segment->unsealed() &&
+         next->segments[first - 1].segment->rows() <= kChunkRows) {
+    --first;
+  }
+  if (next->segments.size() - first < kChunksPerMerge) return;
+  SegmentBuilder merged(*codec_);
+  for (size_t s = first; s < next->segments.size(); ++s) {
+    merged.AppendLive(next->segments[s], options_.dim, /*keep_sequences=*/true);
+  }
+  next->segments.resize(first);
+  const size_t rows = merged.ids.size();
+  if (rows == 0) return;
+  next->segments.push_back({merged.Build(), nullptr, rows});
+  RecordLocations(*next->segments.back().segment);
+}
+
+Status TurboQuantIndex::Impl::Add(absl::Span<const int64_t> ids, absl::Span<const float> vectors) {
+  const size_t dim = static_cast<size_t>(options_.dim);
+  if (vectors.size() != ids.size() * dim) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "Add got %d ids but %d floats; expected %d (ids x dimension %d)", ids.size(),
+        vectors.size(), ids.size() * dim, dim));
+  }
+  if (Status s = CheckBatchIds(ids); !s.ok()) return s;
+  std::vector<float> prepared(vectors.begin(), vectors.end());
+  if (options_.metric == Metric::kCosine) internal::NormalizeRows(options_.dim, &prepared);
+  // Encoding depends on the codec alone: no lock needed.
+  std::vector<uint8_t> codes(ids.size() * codec_->code_size());
+  if (Status s = codec_->Encode(prepared, absl::MakeSpan(codes)); !s.ok()) return s;
+  if (!options_.keep_vectors) prepared.clear();
+
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  EnsureLocations();
+  std::vector<Location> replaced;
+  for (int64_t id : ids) {
+    if (auto it = locations_.find(id); it != locations_.end()) replaced.push_back(it->second);
+  }
+  auto next = std::make_shared<Snapshot>(*Current());
+  rocksdb::WriteBatch batch;
+  DeleteRows(replaced, next.get(), &batch);
+  const uint64_t first_sequence = next_sequence_;
+  if (catalog_ != nullptr) {
+    const size_t code_size = codec_->code_size();
+    for (size_t i = 0; i < ids.size(); ++i) {
+      storage::PendingRow row;
+      row.id = ids[i];
+      row.code.assign(reinterpret_cast<const char*>(&codes[i * code_size]), code_size);
+      if (!prepared.empty()) {
+        row.vector.assign(reinterpret_cast<const char*>(&prepared[i * dim]), dim * sizeof(float));
+      }
+      batch.Put(storage::Catalog::PendingKey(first_sequence + i), storage::Catalog::EncodePending(row));
+    }
+    batch.Put(storage::Catalog::kNextSequenceKey,
+              storage::Catalog::EncodeCounter(first_sequence + ids.size()));
+  }
+  if (Status s = Write(&batch); !s.ok()) return s;
+  next_sequence_ += ids.size();
+  std::vector<uint64_t> sequences(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) sequences[i] = first_sequence + i;
+  AppendUnsealed(ids, codes, prepared, sequences, next.get());
+  MergeSmallChunks(next.get());
+  Publish(next);
+  const size_t first_unsealed = FirstUnsealed(*next);
+  int64_t unsealed = 0;
+  for (size_t s = first_unsealed; s < next->segments.size(); ++s) {
+    unsealed += static_cast<int64_t>(next->segments[s].segment->rows());
+  }
+  return unsealed >= tuning_.seal_rows ? Rewrite(first_unsealed) : absl::OkStatus();
+}
+
+StatusOr<int64_t> TurboQuantIndex::Impl::Remove(absl::Span<const int64_t> ids) {
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  EnsureLocations();
+  std::vector<Location> rows;
+  absl::flat_hash_set<int64_t> seen;
+  for (int64_t id : ids) {
+    auto it = locations_.find(id);
+    if (it != locations_.end() && seen.insert(id).second) rows.push_back(it->second);
+  }
+  if (rows.empty()) return 0;
+  auto next = std::make_shared<Snapshot>(*Current());
+  rocksdb::WriteBatch batch;
+  DeleteRows(rows, next.get(), &batch);
+  if (Status s = Write(&batch); !s.ok()) return s;
+  for (int64_t id : seen) locations_.erase(id);
+  Publish(next);
+  return static_cast<int64_t>(rows.size());
+}
+
+StatusOr<std::vector<float>> TurboQuantIndex::Impl::Get(int64_t id) {
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  EnsureLocations();
+  auto it = locations_.find(id);
+  if (it == locations_.end()) return absl::NotFoundError(absl::StrFormat("id %d is not in the index", id));
+  const Segment& segment = *it->second.segment;
+  std::vector<float> vector(options_.dim);
+  if (const float* original = segment.vector(it->second.row, options_.dim)) {
+    std::copy(original, original + options_.dim, vector.begin());
+    return vector;
+  }
+  std::vector<uint8_t> code(codec_->code_size());
+  segment.layout().ExtractCode(it->second.row, code.data());
+  codec_->DecodeOne(code.data(), vector.data());
+  return vector;
+}
+
+bool TurboQuantIndex::Impl::Contains(int64_t id) {
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  EnsureLocations();
+  return locations_.contains(id);
+}
+
+StatusOr<SearchResults> TurboQuantIndex::Impl::Search(absl::Span<const float> queries,
+                                                      const SearchParams& params) const {
+  const std::shared_ptr<const Snapshot> snapshot = Current();
+  auto request = internal::MakeSearchRequest(options_, snapshot->live_count(), queries, params);
+  if (!request.ok()) return request.status();
+  return internal::SearchSnapshot(*snapshot, *codec_, options_, *request, params.allowed_ids);
+}
+
+}  // namespace turboquant
