@@ -5,6 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "flatbuffers/flatbuffers.h"
 #include "storage/checksum.h"
+#include "src/scan/scan.h"
 #include "storage/segment_generated.h"
 
 namespace turboquant::storage {
@@ -51,7 +52,7 @@ StatusOr<uint64_t> WriteSegmentFile(const std::string& path, const IndexOptions&
         builder, kFormatVersion, options.dim, options.bits, static_cast<int8_t>(options.codec),
         static_cast<int8_t>(options.metric), options.seed, contents.rows,
         static_cast<uint32_t>(code_size), contents.block_bytes, &fb_sections[0], &fb_sections[1],
-        &fb_sections[2], &fb_sections[3], &fb_sections[4]));
+        &fb_sections[2], &fb_sections[3], &fb_sections[4], internal::kScanLayoutVersion));
     return std::string(reinterpret_cast<const char*>(builder.GetBufferPointer()), builder.GetSize());
   };
   uint64_t offsets[5] = {};
@@ -105,6 +106,11 @@ StatusOr<std::unique_ptr<SegmentFile>> SegmentFile::Open(const std::string& path
     return absl::FailedPreconditionError(absl::StrFormat(
         "%s: segment format version %d is not supported (this build reads %d)", path,
         header->format_version(), kFormatVersion));
+  }
+  if (header->scan_layout_version() != internal::kScanLayoutVersion) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s: segment uses scan layout version %d; this build reads version %d", path,
+        header->scan_layout_version(), internal::kScanLayoutVersion));
   }
   if (header->dim() != options.dim || header->bits() != options.bits ||
       header->codec() != static_cast<int8_t>(options.codec) ||

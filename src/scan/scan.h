@@ -30,6 +30,9 @@
 namespace turboquant::internal {
 
 inline constexpr size_t kBlockVectors = 32;
+// Version of the in-block byte order (scan_layout.h). Segment files record
+// it, so a build with another order refuses them instead of misreading them.
+inline constexpr uint32_t kScanLayoutVersion = 1;
 
 // What the scan ranks by; larger is better in every case.
 enum class ScanObjective {
