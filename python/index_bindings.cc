@@ -46,8 +46,8 @@ IndexOptions MakeOptions(int dim, int bits, const std::string& metric,
   return options;
 }
 
-CollectionOptions MakeTuning(std::optional<int64_t> seal_rows) {
-  CollectionOptions tuning;
+OpenOptions MakeTuning(std::optional<int64_t> seal_rows) {
+  OpenOptions tuning;
   if (seal_rows.has_value()) {
     if (*seal_rows <= 0) throw py::value_error("seal_rows must be positive");
     tuning.seal_rows = *seal_rows;
@@ -137,16 +137,12 @@ class PyIndex {
     params.rerank = rerank;
     params.rescore = rescore;
     params.threads = threads;
-    bool empty_filter = false;
     if (!filter.is_none()) {
       py::array_t<int64_t, py::array::c_style> allowed = IdArray(filter, "filter");
-      params.allowed_ids.assign(allowed.data(), allowed.data() + allowed.size());
-      // The library reads an empty allow-list as "no filter"; from Python an
-      // empty filter means that nothing may be returned.
-      empty_filter = params.allowed_ids.empty();
+      params.filter = Filter::AllowOnly({allowed.data(), static_cast<size_t>(allowed.size())});
     }
     SearchOutput output;
-    if (nq == 0 || empty_filter) {
+    if (nq == 0) {
       // Nothing to search (the library rejects an empty batch): validate the
       // parameters the same way, then return the "no result" rows.
       if (rerank < 0 || rescore < 0 || threads < 0) {
@@ -272,7 +268,7 @@ std::unique_ptr<PyIndex> CreateDurable(const py::object& path_object, int dim, i
                                        std::optional<int64_t> seal_rows) {
   const std::string path = PathString(path_object);
   const IndexOptions options = MakeOptions(dim, bits, metric, codec, seed, keep_vectors);
-  const CollectionOptions tuning = MakeTuning(seal_rows);
+  const OpenOptions tuning = MakeTuning(seal_rows);
   StatusOr<std::unique_ptr<TurboQuantIndex>> index;
   {
     py::gil_scoped_release release;
@@ -285,7 +281,7 @@ std::unique_ptr<PyIndex> CreateDurable(const py::object& path_object, int dim, i
 std::unique_ptr<PyIndex> OpenDurable(const py::object& path_object,
                                      std::optional<int64_t> seal_rows) {
   const std::string path = PathString(path_object);
-  const CollectionOptions tuning = MakeTuning(seal_rows);
+  const OpenOptions tuning = MakeTuning(seal_rows);
   StatusOr<std::unique_ptr<TurboQuantIndex>> index;
   {
     py::gil_scoped_release release;

@@ -1,12 +1,13 @@
 #include "storage/catalog.h"
 
+#include <stdlib.h>
+
 #include <cstring>
 #include <filesystem>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "rocksdb/utilities/checkpoint.h"
 
 namespace turboquant::storage {
 namespace {
@@ -15,12 +16,6 @@ constexpr char kOptionsKey[] = "options";
 constexpr char kSegmentPrefix[] = "segment/";
 constexpr char kTombstonePrefix[] = "tomb/";
 constexpr char kPendingPrefix[] = "wal/";
-
-Status FromRocks(const rocksdb::Status& status, const std::string& path) {
-  if (status.ok()) return absl::OkStatus();
-  if (status.IsCorruption()) return absl::DataLossError(path + ": " + status.ToString());
-  return absl::InternalError(path + ": " + status.ToString());
-}
 
 std::string Hex(uint64_t value) { return absl::StrFormat("%016x", value); }
 
@@ -46,8 +41,9 @@ bool GetU64(absl::string_view* in, uint64_t* value) {
   return true;
 }
 
-rocksdb::Options DbOptions() {
+rocksdb::Options DbOptions(rocksdb::Env* env) {
   rocksdb::Options options;
+  options.env = env;
   options.create_if_missing = false;
   options.paranoid_checks = true;
   options.max_open_files = 64;
@@ -56,8 +52,31 @@ rocksdb::Options DbOptions() {
   return options;
 }
 
-// Applies one catalog record to the contents; false when it is malformed.
-bool DecodeRecord(absl::string_view key, absl::string_view value, CatalogContents* contents) {
+// RocksDB reports a held LOCK file as an IO error; say what it means here.
+Status OpenError(const rocksdb::Status& status, const std::string& dir) {
+  if (status.IsIOError() && status.ToString().find("lock") != std::string::npos) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s: the collection is open for writing elsewhere (another process or TurboQuantIndex); "
+        "open it read-only to search it meanwhile (%s)",
+        dir, status.ToString()));
+  }
+  return FromRocks(status, dir);
+}
+
+// A private directory for a secondary instance's own files (its info log).
+StatusOr<std::string> MakeSecondaryDir() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") +
+                        "/turboquant-reader.XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    return absl::InternalError(absl::StrFormat("%s: mkdtemp failed: %s", pattern, std::strerror(errno)));
+  }
+  return pattern;
+}
+
+}  // namespace
+
+bool DecodeCatalogRecord(absl::string_view key, absl::string_view value, CatalogContents* contents) {
   uint64_t a, b;
   if (absl::ConsumePrefix(&key, kSegmentPrefix)) {
     SegmentRecord record;
@@ -94,8 +113,6 @@ bool DecodeRecord(absl::string_view key, absl::string_view value, CatalogContent
   }
   return key == kOptionsKey;
 }
-
-}  // namespace
 
 std::string EncodeOptions(const IndexOptions& options) {
   return absl::StrFormat(
@@ -171,13 +188,14 @@ std::string Catalog::EncodeCounter(uint64_t value) {
 }
 
 StatusOr<std::unique_ptr<Catalog>> Catalog::Create(const std::string& dir,
-                                                   const IndexOptions& options) {
-  rocksdb::Options db_options = DbOptions();
+                                                   const IndexOptions& options, FileSystemPtr fs) {
+  auto catalog = std::unique_ptr<Catalog>(new Catalog(dir, rocksdb::NewCompositeEnv(fs), ""));
+  rocksdb::Options db_options = DbOptions(catalog->env_.get());
   db_options.create_if_missing = true;
   db_options.error_if_exists = true;
   rocksdb::DB* db = nullptr;
   if (Status s = FromRocks(rocksdb::DB::Open(db_options, dir, &db), dir); !s.ok()) return s;
-  auto catalog = std::unique_ptr<Catalog>(new Catalog(dir, std::unique_ptr<rocksdb::DB>(db)));
+  catalog->db_.reset(db);
   rocksdb::WriteBatch batch;
   batch.Put(kOptionsKey, EncodeOptions(options));
   batch.Put(kNextSegmentKey, EncodeCounter(1));
@@ -186,48 +204,77 @@ StatusOr<std::unique_ptr<Catalog>> Catalog::Create(const std::string& dir,
   return catalog;
 }
 
-StatusOr<std::unique_ptr<Catalog>> Catalog::Open(const std::string& dir, CatalogContents* contents) {
+StatusOr<std::unique_ptr<Catalog>> Catalog::Open(const std::string& dir, FileSystemPtr fs,
+                                                 bool read_only, CatalogContents* contents) {
   if (!std::filesystem::exists(std::filesystem::path(dir) / "CURRENT")) {
     return absl::NotFoundError(absl::StrFormat("%s: no catalog here (missing CURRENT)", dir));
   }
+  std::string secondary_dir;
+  if (read_only) {
+    auto made = MakeSecondaryDir();
+    if (!made.ok()) return made.status();
+    secondary_dir = *made;
+  }
+  auto catalog =
+      std::unique_ptr<Catalog>(new Catalog(dir, rocksdb::NewCompositeEnv(fs), secondary_dir));
+  rocksdb::Options db_options = DbOptions(catalog->env_.get());
   rocksdb::DB* db = nullptr;
-  if (Status s = FromRocks(rocksdb::DB::Open(DbOptions(), dir, &db), dir); !s.ok()) return s;
-  auto catalog = std::unique_ptr<Catalog>(new Catalog(dir, std::unique_ptr<rocksdb::DB>(db)));
+  rocksdb::Status opened;
+  if (read_only) {
+    db_options.max_open_files = -1;  // what secondary instances need to follow the writer
+    opened = rocksdb::DB::OpenAsSecondary(db_options, dir, secondary_dir, &db);
+  } else {
+    opened = rocksdb::DB::Open(db_options, dir, &db);
+  }
+  if (Status s = OpenError(opened, dir); !s.ok()) return s;
+  catalog->db_.reset(db);
+  if (Status s = catalog->ReadContents(contents); !s.ok()) return s;
+  return catalog;
+}
+
+Catalog::~Catalog() {
+  db_.reset();
+  if (!secondary_dir_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(secondary_dir_, ignored);
+  }
+}
+
+Status Catalog::ReadContents(CatalogContents* contents) {
   std::string options_text;
-  const rocksdb::Status got = db->Get(rocksdb::ReadOptions(), kOptionsKey, &options_text);
-  if (got.IsNotFound()) return absl::DataLossError(dir + ": catalog has no options record");
-  if (Status s = FromRocks(got, dir); !s.ok()) return s;
-  auto options = DecodeOptions(options_text, dir);
+  const rocksdb::Status got = db_->Get(rocksdb::ReadOptions(), kOptionsKey, &options_text);
+  if (got.IsNotFound()) return absl::DataLossError(path_ + ": catalog has no options record");
+  if (Status s = FromRocks(got, path_); !s.ok()) return s;
+  auto options = DecodeOptions(options_text, path_);
   if (!options.ok()) return options.status();
   *contents = CatalogContents();
   contents->options = *options;
   rocksdb::ReadOptions read;
   read.verify_checksums = true;
-  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    if (!DecodeRecord(absl::string_view(it->key().data(), it->key().size()),
-                      absl::string_view(it->value().data(), it->value().size()), contents)) {
+    if (!DecodeCatalogRecord(absl::string_view(it->key().data(), it->key().size()),
+                             absl::string_view(it->value().data(), it->value().size()), contents)) {
       return absl::DataLossError(
-          absl::StrFormat("%s: malformed catalog record '%s'", dir, it->key().ToString()));
+          absl::StrFormat("%s: malformed catalog record '%s'", path_, it->key().ToString(true)));
     }
   }
-  if (Status s = FromRocks(it->status(), dir); !s.ok()) return s;
-  return catalog;
+  return FromRocks(it->status(), path_);
+}
+
+Status Catalog::CatchUp(CatalogContents* contents) {
+  if (!read_only()) return absl::FailedPreconditionError(path_ + ": only read-only catalogs catch up");
+  if (Status s = FromRocks(db_->TryCatchUpWithPrimary(), path_); !s.ok()) return s;
+  return ReadContents(contents);
 }
 
 Status Catalog::Write(rocksdb::WriteBatch* batch) {
+  if (read_only()) {
+    return absl::FailedPreconditionError(path_ + ": the collection was opened read-only");
+  }
   rocksdb::WriteOptions write;
   write.sync = true;
   return FromRocks(db_->Write(write, batch), path_);
-}
-
-Status Catalog::Checkpoint(const std::string& dir) {
-  rocksdb::Checkpoint* checkpoint = nullptr;
-  if (Status s = FromRocks(rocksdb::Checkpoint::Create(db_.get(), &checkpoint), path_); !s.ok()) {
-    return s;
-  }
-  const std::unique_ptr<rocksdb::Checkpoint> owner(checkpoint);
-  return FromRocks(checkpoint->CreateCheckpoint(dir), dir);
 }
 
 void Catalog::DeletePending(uint64_t first, uint64_t end, rocksdb::WriteBatch* batch) {
@@ -235,6 +282,7 @@ void Catalog::DeletePending(uint64_t first, uint64_t end, rocksdb::WriteBatch* b
 }
 
 Status Catalog::ReclaimWriteAhead() {
+  if (read_only()) return absl::OkStatus();
   rocksdb::FlushOptions flush;
   flush.wait = true;
   if (Status s = FromRocks(db_->Flush(flush), path_); !s.ok()) return s;

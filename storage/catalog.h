@@ -24,7 +24,9 @@
 #include <vector>
 
 #include "rocksdb/db.h"
+#include "rocksdb/env.h"
 #include "rocksdb/write_batch.h"
+#include "storage/file_system.h"
 #include "turboquant/index.h"
 
 namespace turboquant::storage {
@@ -61,19 +63,27 @@ class Catalog {
  public:
   static constexpr int kFormatVersion = 1;
 
-  // Creates a new catalog in `dir` (which must not hold one).
+  // Creates a new catalog in `dir` (which must not hold one), writing every
+  // file through `fs`.
   static StatusOr<std::unique_ptr<Catalog>> Create(const std::string& dir,
-                                                   const IndexOptions& options);
-  // Opens an existing catalog and reads its contents.
-  static StatusOr<std::unique_ptr<Catalog>> Open(const std::string& dir, CatalogContents* contents);
+                                                   const IndexOptions& options, FileSystemPtr fs);
+  // Opens an existing catalog and reads its contents. A writer holds
+  // RocksDB's lock (a second writer gets FailedPrecondition); a read-only
+  // catalog is a RocksDB secondary instance whose own files live in a private
+  // temporary directory, so it writes nothing into `dir`.
+  static StatusOr<std::unique_ptr<Catalog>> Open(const std::string& dir, FileSystemPtr fs,
+                                                 bool read_only, CatalogContents* contents);
+  ~Catalog();
 
-  // Applies a batch with sync = true.
+  // Applies a batch with sync = true. FailedPrecondition on a read-only
+  // catalog.
   Status Write(rocksdb::WriteBatch* batch);
+  // Read-only catalogs: catches up with the writer and reads the contents
+  // again.
+  Status CatchUp(CatalogContents* contents);
   // Frees the space of sealed write-ahead records: flushes the memtable (so
   // RocksDB drops its log) and compacts the write-ahead key range.
   Status ReclaimWriteAhead();
-  // A consistent copy of the catalog in `dir` (RocksDB Checkpoint).
-  Status Checkpoint(const std::string& dir);
   // Reads every key back, checking RocksDB's block checksums.
   Status VerifyChecksums();
 
@@ -90,14 +100,23 @@ class Catalog {
   static constexpr const char* kNextSequenceKey = "next_sequence";
 
   const std::string& path() const { return path_; }
+  bool read_only() const { return !secondary_dir_.empty(); }
 
  private:
-  Catalog(std::string path, std::unique_ptr<rocksdb::DB> db)
-      : path_(std::move(path)), db_(std::move(db)) {}
+  Catalog(std::string path, std::unique_ptr<rocksdb::Env> env, std::string secondary_dir)
+      : path_(std::move(path)), env_(std::move(env)), secondary_dir_(std::move(secondary_dir)) {}
+  Status ReadContents(CatalogContents* contents);
 
   std::string path_;
+  std::unique_ptr<rocksdb::Env> env_;  // outlives db_
+  std::string secondary_dir_;          // read-only: the secondary's own files
   std::unique_ptr<rocksdb::DB> db_;
 };
+
+// Applies one catalog record (any key and value read from the catalog) to
+// `contents`; false when the record is malformed. Never reads out of bounds,
+// whatever the bytes.
+bool DecodeCatalogRecord(absl::string_view key, absl::string_view value, CatalogContents* contents);
 
 // Serializes options as "key=value" lines; parsing checks every field.
 std::string EncodeOptions(const IndexOptions& options);

@@ -31,38 +31,29 @@ Status ErrnoError(const std::string& path, const char* operation) {
   }
 }
 
-Status SyncDirectory(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return ErrnoError(dir, "open directory");
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  return rc == 0 ? absl::OkStatus() : ErrnoError(dir, "fsync directory");
-}
-
-StatusOr<std::unique_ptr<DurableFileWriter>> DurableFileWriter::Create(const std::string& path) {
+StatusOr<std::unique_ptr<DurableFileWriter>> DurableFileWriter::Create(FileSystemPtr fs,
+                                                                       const std::string& path) {
   const std::string temp = path + ".tmp";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoError(temp, "create");
-  return std::unique_ptr<DurableFileWriter>(new DurableFileWriter(path, fd));
+  std::unique_ptr<rocksdb::FSWritableFile> file;
+  if (Status s = FromRocks(fs->NewWritableFile(temp, rocksdb::FileOptions(), &file, nullptr), temp);
+      !s.ok()) {
+    return s;
+  }
+  return std::unique_ptr<DurableFileWriter>(new DurableFileWriter(std::move(fs), path, std::move(file)));
 }
 
 DurableFileWriter::~DurableFileWriter() {
-  if (fd_ >= 0) ::close(fd_);
-  if (!committed_) ::unlink((path_ + ".tmp").c_str());
+  if (file_ != nullptr) file_->Close(rocksdb::IOOptions(), nullptr).PermitUncheckedError();
+  if (!committed_) RemoveFile(*fs_, path_ + ".tmp").IgnoreError();
 }
 
 Status DurableFileWriter::Append(const void* data, size_t size) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t written = ::write(fd_, p, size);
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoError(path_ + ".tmp", "write");
-    }
-    p += written;
-    size -= static_cast<size_t>(written);
-    offset_ += static_cast<size_t>(written);
+  const rocksdb::Slice bytes(static_cast<const char*>(data), size);
+  if (Status s = FromRocks(file_->Append(bytes, rocksdb::IOOptions(), nullptr), path_ + ".tmp");
+      !s.ok()) {
+    return s;
   }
+  offset_ += size;
   return absl::OkStatus();
 }
 
@@ -74,15 +65,14 @@ Status DurableFileWriter::PadTo(size_t alignment) {
 
 Status DurableFileWriter::Commit() {
   const std::string temp = path_ + ".tmp";
-  if (::fsync(fd_) != 0) return ErrnoError(temp, "fsync");
-  if (::close(fd_) != 0) {
-    fd_ = -1;
-    return ErrnoError(temp, "close");
-  }
-  fd_ = -1;
-  if (::rename(temp.c_str(), path_.c_str()) != 0) return ErrnoError(path_, "rename");
+  const rocksdb::IOOptions io;
+  if (Status s = FromRocks(file_->Fsync(io, nullptr), temp + " (fsync)"); !s.ok()) return s;
+  const rocksdb::IOStatus closed = file_->Close(io, nullptr);
+  file_.reset();
+  if (Status s = FromRocks(closed, temp + " (close)"); !s.ok()) return s;
+  if (Status s = RenamePath(*fs_, temp, path_); !s.ok()) return s;
   committed_ = true;
-  return SyncDirectory(std::filesystem::path(path_).parent_path().string());
+  return SyncDirectory(*fs_, std::filesystem::path(path_).parent_path().string());
 }
 
 StatusOr<std::unique_ptr<MappedFile>> MappedFile::Open(const std::string& path) {

@@ -1,5 +1,6 @@
-// Durable file writes (temp -> fsync -> rename -> fsync(dir)) and read-only
-// memory maps. Every error names the file and the failing system call.
+// Durable file writes (temp -> fsync -> rename -> fsync(dir)) through the
+// collection's file layer, and read-only memory maps. Every error names the
+// file and the failing operation.
 #ifndef TURBOQUANT_STORAGE_FILE_UTIL_H_
 #define TURBOQUANT_STORAGE_FILE_UTIL_H_
 
@@ -8,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "storage/file_system.h"
 #include "turboquant/status.h"
 
 namespace turboquant::storage {
@@ -17,7 +19,8 @@ namespace turboquant::storage {
 // which is fsync'd, renamed over `path`, and the directory is fsync'd.
 class DurableFileWriter {
  public:
-  static StatusOr<std::unique_ptr<DurableFileWriter>> Create(const std::string& path);
+  static StatusOr<std::unique_ptr<DurableFileWriter>> Create(FileSystemPtr fs,
+                                                              const std::string& path);
   ~DurableFileWriter();  // removes the temp file unless Commit succeeded
 
   Status Append(const void* data, size_t size);
@@ -27,9 +30,11 @@ class DurableFileWriter {
   Status Commit();
 
  private:
-  DurableFileWriter(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  DurableFileWriter(FileSystemPtr fs, std::string path, std::unique_ptr<rocksdb::FSWritableFile> file)
+      : fs_(std::move(fs)), path_(std::move(path)), file_(std::move(file)) {}
+  FileSystemPtr fs_;
   std::string path_;
-  int fd_;
+  std::unique_ptr<rocksdb::FSWritableFile> file_;
   size_t offset_ = 0;
   bool committed_ = false;
 };
@@ -52,8 +57,6 @@ class MappedFile {
   const uint8_t* data_;
   size_t size_;
 };
-
-Status SyncDirectory(const std::string& dir);
 
 // An error naming the path, the operation and errno's message, with the
 // status code that fits errno (NotFound, PermissionDenied, ...).

@@ -34,7 +34,8 @@ Status Corrupt(const std::string& path, const std::string& what) {
 
 }  // namespace
 
-StatusOr<uint64_t> WriteSegmentFile(const std::string& path, const IndexOptions& options,
+StatusOr<uint64_t> WriteSegmentFile(FileSystemPtr fs, const std::string& path,
+                                    const IndexOptions& options,
                                     size_t code_size, const SegmentContents& contents) {
   const absl::Span<const uint8_t> sections[5] = {
       contents.blocks, Bytes(contents.norms), Bytes(contents.scalars), Bytes(contents.ids),
@@ -64,7 +65,7 @@ StatusOr<uint64_t> WriteSegmentFile(const std::string& path, const IndexOptions&
   }
   const std::string header = build_header(offsets);
 
-  auto writer = DurableFileWriter::Create(path);
+  auto writer = DurableFileWriter::Create(std::move(fs), path);
   if (!writer.ok()) return writer.status();
   const uint32_t header_length = static_cast<uint32_t>(header.size());
   Status status = (*writer)->Append(kMagic, sizeof(kMagic));

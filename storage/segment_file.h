@@ -28,7 +28,8 @@ struct SegmentContents {
 
 // Writes a segment durably (temp file, fsync, rename, fsync dir) and returns
 // the file size.
-StatusOr<uint64_t> WriteSegmentFile(const std::string& path, const IndexOptions& options,
+StatusOr<uint64_t> WriteSegmentFile(FileSystemPtr fs, const std::string& path,
+                                    const IndexOptions& options,
                                     size_t code_size, const SegmentContents& contents);
 
 class SegmentFile {
@@ -42,6 +43,8 @@ class SegmentFile {
 
   const std::string& path() const { return file_->path(); }
   uint64_t file_bytes() const { return file_->size(); }
+  // The whole file as mapped (a backup copies it when it cannot link it).
+  absl::Span<const uint8_t> bytes() const { return {file_->data(), file_->size()}; }
   const SegmentContents& contents() const { return contents_; }
   // Recomputes every section's CRC32C; DataLoss naming the file and section.
   Status VerifyChecksums() const;

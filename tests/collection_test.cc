@@ -22,13 +22,13 @@ std::vector<int64_t> Range(int64_t first, int64_t count) {
 }
 
 std::unique_ptr<TurboQuantIndex> CreateOrDie(const std::string& dir, IndexOptions options,
-                                             CollectionOptions tuning = {}) {
+                                             OpenOptions tuning = {}) {
   auto index = TurboQuantIndex::Create(dir, options, tuning);
   EXPECT_TRUE(index.ok()) << index.status();
   return std::move(*index);
 }
 
-std::unique_ptr<TurboQuantIndex> OpenOrDie(const std::string& dir, CollectionOptions tuning = {}) {
+std::unique_ptr<TurboQuantIndex> OpenOrDie(const std::string& dir, OpenOptions tuning = {}) {
   auto index = TurboQuantIndex::Open(dir, tuning);
   EXPECT_TRUE(index.ok()) << index.status();
   return index.ok() ? std::move(*index) : nullptr;

@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   const std::string dir = argv[1];
   int64_t next = std::atoll(argv[2]);
   using turboquant::TurboQuantIndex;
-  const turboquant::CollectionOptions tuning{.seal_rows = 600};
+  const turboquant::OpenOptions tuning{.seal_rows = 600};
   auto index = TurboQuantIndex::Open(dir, tuning);
   if (!index.ok()) {
     index = TurboQuantIndex::Create(

@@ -102,7 +102,7 @@ TEST(IndexTest, AllowListRestrictsResults) {
   auto index = MakeIndex({.dim = 32}, data);
   SearchParams params;
   params.k = 5;
-  params.allowed_ids = {3, 500, 999, 123456};  // an unknown id is simply never returned
+  params.filter = Filter::AllowOnly({3, 500, 999, 123456});  // an unknown id is never returned
   auto results = index->Search(queries, params);
   ASSERT_TRUE(results.ok()) << results.status();
   for (int q = 0; q < 4; ++q) {

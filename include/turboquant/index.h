@@ -19,9 +19,23 @@
 
 #include "absl/types/span.h"
 #include "turboquant/codec.h"
+#include "turboquant/filter.h"
 #include "turboquant/status.h"
 
+namespace rocksdb {
+class FileSystem;
+}  // namespace rocksdb
+
 namespace turboquant {
+
+// Limits on the sizes a caller controls. Larger values are rejected with
+// InvalidArgument before anything is allocated.
+inline constexpr int kMaxSearchK = 1 << 16;          // SearchParams::k
+inline constexpr int kMaxCandidates = 1 << 20;       // SearchParams::rescore, rerank
+inline constexpr int kMaxSearchThreads = 1024;       // SearchParams::threads
+inline constexpr int64_t kMaxResultSlots = int64_t{1} << 26;  // queries x k of one Search
+inline constexpr int64_t kMaxBatchRows = int64_t{1} << 24;    // rows of one Add or Remove
+inline constexpr int64_t kMaxSegmentRows = (int64_t{1} << 32) - 1;  // OpenOptions::max_segment_rows
 
 enum class Metric {
   kInnerProduct,  // larger <q, x> is better; scores are inner products
@@ -56,8 +70,9 @@ struct SearchParams {
   int rerank = 0;
   // Threads for this call; 0 = all hardware threads.
   int threads = 1;
-  // If non-empty, only these ids can be returned (an allow-list).
-  std::vector<int64_t> allowed_ids;
+  // Which ids may be returned; the default filters nothing. An AllowOnly
+  // filter may ask for k larger than the index holds.
+  Filter filter;
 };
 
 // Row-major results: query q's j-th best is ids[q * k + j]. When fewer than k
@@ -81,10 +96,22 @@ struct IndexStats {
   uint64_t bytes_on_disk = 0;   // segment files + catalog (0 in memory)
 };
 
-// Tuning of a durable collection.
-struct CollectionOptions {
+// How a durable collection is opened (and, for Create, tuned).
+struct OpenOptions {
   // Unsealed rows are written to a segment file once there are this many.
   int64_t seal_rows = 1 << 20;
+  // Sealing and compaction split their output into segments of at most this
+  // many rows (row numbers inside a segment are 32-bit): 1 to kMaxSegmentRows.
+  int64_t max_segment_rows = int64_t{1} << 30;
+  // Opens without writing anything into the directory, beside one process
+  // that has it open for writing and any number of other readers (a RocksDB
+  // secondary instance). Writes fail with FailedPrecondition; Refresh()
+  // catches up with the writer.
+  bool read_only = false;
+  // The file layer every file of the collection is written through (RocksDB's
+  // and the segment files); null = the local file system. Tests put a
+  // fault-injecting layer here to simulate power loss.
+  std::shared_ptr<rocksdb::FileSystem> file_system;
 };
 
 class TurboQuantIndex {
@@ -95,21 +122,29 @@ class TurboQuantIndex {
   // be empty): DIR/catalog (RocksDB) and DIR/segments/*.tqs.
   static StatusOr<std::unique_ptr<TurboQuantIndex>> Create(const std::string& dir,
                                                            const IndexOptions& options,
-                                                           const CollectionOptions& tuning = {});
+                                                           const OpenOptions& open = {});
   // Opens a durable collection, replaying acknowledged writes that were not
-  // sealed yet. Segment files are mapped, not read.
+  // sealed yet. Segment files are mapped, not read. Only one process (and one
+  // TurboQuantIndex) may open a collection for writing at a time; another
+  // gets FailedPrecondition, and read-only opens always work.
   static StatusOr<std::unique_ptr<TurboQuantIndex>> Open(const std::string& dir,
-                                                         const CollectionOptions& tuning = {});
+                                                         const OpenOptions& open = {});
   ~TurboQuantIndex();
 
   // Adds ids.size() vectors (vectors.size() == ids.size() * dim). Ids must be
   // unique within the call; an id already in the index is replaced (upsert).
   // Durable collections return only after the write is synced to disk.
   Status Add(absl::Span<const int64_t> ids, absl::Span<const float> vectors);
+  // Adds vectors.size() / dim vectors under new ids, chosen atomically with
+  // the write: consecutive, starting one past the largest id in the index (0
+  // when empty). Returns the first id.
+  StatusOr<int64_t> AddWithNewIds(absl::Span<const float> vectors);
   // Deletes the ids that are present; returns how many were.
   StatusOr<int64_t> Remove(absl::Span<const int64_t> ids);
-  // The stored vector of an id: the original with keep_vectors, else the
-  // codec's reconstruction. NotFound if absent.
+  // The stored vector of an id. With keep_vectors: exactly the vector that
+  // was added. Without: the codec's reconstruction of what was indexed, which
+  // for the cosine metric is the vector scaled to unit length. NotFound if
+  // absent.
   StatusOr<std::vector<float>> Get(int64_t id) const;
 
   // Top-k for every query (queries.size() == num_queries * dim). Safe to call
@@ -129,9 +164,15 @@ class TurboQuantIndex {
   // Checks every checksum and the manifest against the files; DataLoss names
   // the damaged file.
   Status Verify() const;
-  // A consistent copy of the collection in `dir` (RocksDB checkpoint + hard
-  // links of the immutable segment files).
+  // A consistent copy of the collection as of this call in `dir` (which must
+  // not exist or be empty): hard links of the immutable segment files (copies
+  // across file systems) and a new catalog written from the current
+  // snapshot, all fsynced and renamed into place, so a crash leaves the whole
+  // backup or none. Writers keep running meanwhile; works on read-only opens.
   Status Backup(const std::string& dir) const;
+  // Read-only opens: catches up with the writing process (new writes, seals,
+  // compactions). A writer's own index is always current: OK, no effect.
+  Status Refresh();
 
  private:
   class Impl;

@@ -1,13 +1,21 @@
 // The state behind TurboQuantIndex, shared by the files that implement it:
-//   write_path.cc    Add, Remove, Get, Contains, Search
+//   write_path.cc    Add, AddWithNewIds, Remove
+//   read_path.cc     Get, Contains, Search
 //   seal.cc          sealing unsealed rows and compaction (Rewrite)
-//   recovery.cc      Open's replay of the catalog
-//   maintenance.cc   Verify, Backup, Stats
+//   recovery.cc      Open's replay of the catalog, and Refresh of read-only opens
+//   backup.cc        Backup from a snapshot
+//   maintenance.cc   Verify, Stats
 //   turboquant_index.cc  Create/Open and the public forwarding
 //
 // Writers are serialized by write_mutex_ and publish a new immutable Snapshot
 // after every change; searches copy the current snapshot pointer and run
 // without locks, so they never wait for a writer (nor see half a write).
+//
+// Fail-stop writes (LevelDB's background-error pattern): when a catalog write
+// fails, its outcome is unknown (the batch may or may not be durable), so the
+// in-memory state can no longer be trusted to match the disk. The error is
+// kept in write_error_: every later write returns it, reads keep working on
+// the last published snapshot, and reopening recovers from the catalog.
 #ifndef TURBOQUANT_SRC_INDEX_INDEX_IMPL_H_
 #define TURBOQUANT_SRC_INDEX_INDEX_IMPL_H_
 
@@ -35,8 +43,11 @@ constexpr size_t kChunkRows = 16384;
 // unsealed segment: a logarithmic number of segments without sealing early.
 constexpr size_t kChunksPerMerge = 8;
 
+inline std::string SegmentFileName(uint64_t segment_id) {
+  return absl::StrFormat("%016x.tqs", segment_id);
+}
 inline std::string SegmentPath(const std::string& dir, uint64_t segment_id) {
-  return (std::filesystem::path(dir) / "segments" / absl::StrFormat("%016x.tqs", segment_id)).string();
+  return (std::filesystem::path(dir) / "segments" / SegmentFileName(segment_id)).string();
 }
 
 // Rows of a new or copied in-memory segment, before it is frozen.
@@ -49,17 +60,22 @@ struct SegmentBuilder {
 
   explicit SegmentBuilder(const Codec& codec) : code_size(codec.code_size()), layout(codec) {}
 
+  size_t rows() const { return ids.size(); }
+
+  // Appends one row of `from`.
+  void AppendRow(const Segment& from, size_t row, int dim, bool keep_sequence) {
+    std::vector<uint8_t> code(code_size);
+    from.layout().ExtractCode(row, code.data());
+    layout.Append(code.data(), 1);
+    ids.push_back(from.id(row));
+    if (const float* v = from.vector(row, dim)) vectors.insert(vectors.end(), v, v + dim);
+    if (keep_sequence) sequences.push_back(from.sequence(row));
+  }
+
   // Appends the live rows of `from`.
   void AppendLive(const SnapshotSegment& from, int dim, bool keep_sequences) {
-    const Segment& segment = *from.segment;
-    std::vector<uint8_t> code(code_size);
-    for (size_t row = 0; row < segment.rows(); ++row) {
-      if (!IsLive(from.live, row)) continue;
-      segment.layout().ExtractCode(row, code.data());
-      layout.Append(code.data(), 1);
-      ids.push_back(segment.id(row));
-      if (const float* v = segment.vector(row, dim)) vectors.insert(vectors.end(), v, v + dim);
-      if (keep_sequences) sequences.push_back(segment.sequence(row));
+    for (size_t row = 0; row < from.segment->rows(); ++row) {
+      if (IsLive(from.live, row)) AppendRow(*from.segment, row, dim, keep_sequences);
     }
   }
 
@@ -85,19 +101,23 @@ class TurboQuantIndex::Impl {
   using SnapshotSegment = internal::SnapshotSegment;
 
  public:
-  Impl(const IndexOptions& options, const CollectionOptions& tuning, std::unique_ptr<Codec> codec,
+  Impl(const IndexOptions& options, const OpenOptions& tuning, std::unique_ptr<Codec> codec,
        std::string dir, std::unique_ptr<storage::Catalog> catalog)
       : options_(options),
         tuning_(tuning),
         codec_(std::move(codec)),
         dir_(std::move(dir)),
+        fs_(storage::OrDefault(tuning.file_system)),
         catalog_(std::move(catalog)),
         snapshot_(std::make_shared<const Snapshot>()) {}
 
-  // Rebuilds the state of a durable collection from its catalog contents.
+  // Rebuilds the state of a durable collection from its catalog contents;
+  // a writer then removes the files the catalog does not name.
   Status Recover(const storage::CatalogContents& contents);
+  Status Refresh();
 
   Status Add(absl::Span<const int64_t> ids, absl::Span<const float> vectors);
+  StatusOr<int64_t> AddWithNewIds(absl::Span<const float> vectors);
   StatusOr<int64_t> Remove(absl::Span<const int64_t> ids);
   StatusOr<std::vector<float>> Get(int64_t id);
   bool Contains(int64_t id);
@@ -105,7 +125,7 @@ class TurboQuantIndex::Impl {
   Status Flush();
   Status Compact();
   Status Verify() const;
-  Status Backup(const std::string& dir);
+  Status Backup(const std::string& dir) const;
   IndexStats Stats() const;
   int64_t size() const { return Current()->live_count(); }
   const IndexOptions& options() const { return options_; }
@@ -113,7 +133,13 @@ class TurboQuantIndex::Impl {
  private:
   struct Location {
     const Segment* segment;
-    uint32_t row;
+    uint64_t row;
+  };
+  // An Add's rows, validated and encoded outside the write lock.
+  struct EncodedRows {
+    size_t count = 0;
+    std::vector<uint8_t> codes;
+    std::vector<float> vectors;  // as given, with keep_vectors; else empty
   };
 
   std::shared_ptr<const Snapshot> Current() const {
@@ -127,30 +153,60 @@ class TurboQuantIndex::Impl {
 
   void EnsureLocations();
   Status CheckBatchIds(absl::Span<const int64_t> ids) const;
+  StatusOr<EncodedRows> Encode(absl::Span<const float> vectors) const;
+  // Under write_mutex_: replaces or inserts the rows durably, then publishes.
+  Status CommitRows(absl::Span<const int64_t> ids, const EncodedRows& rows);
+  // Writes `batch` to the catalog; a failure becomes the sticky write error.
+  Status WriteCatalog(rocksdb::WriteBatch* batch);
+  // The sticky write error, or FailedPrecondition on a read-only open.
+  Status CheckWritable() const;
+  // Seals when the unsealed rows reach seal_rows. The caller's batch is
+  // already durable, so a failure here does not fail it: it becomes the
+  // sticky write error that the next write reports.
+  void SealIfFull();
   // Marks rows dead in `next`, recording the catalog changes in `batch`.
   void DeleteRows(const std::vector<Location>& rows, Snapshot* next,
                   rocksdb::WriteBatch* batch);
   void MergeSmallChunks(Snapshot* next);
   // Points the ids of every row of a new in-memory segment at it.
   void RecordLocations(const Segment& segment) {
+    if (!locations_built_) return;
     for (size_t row = 0; row < segment.rows(); ++row) {
-      locations_[segment.id(row)] = {&segment, static_cast<uint32_t>(row)};
+      locations_[segment.id(row)] = {&segment, row};
+      next_new_id_ = std::max(next_new_id_, segment.id(row) + 1);
     }
   }
   void AppendUnsealed(absl::Span<const int64_t> ids, const std::vector<uint8_t>& codes,
                       const std::vector<float>& vectors, absl::Span<const uint64_t> sequences,
                       Snapshot* next);
-  // Merges the segments [first, end) of the current snapshot into one sealed
-  // segment (a file for durable collections) and publishes the result.
+  // Merges the live rows of segments [first, end) of the current snapshot
+  // into sealed segments of at most max_segment_rows (files for durable
+  // collections, each written and validated before the catalog names it)
+  // and publishes the result.
   Status Rewrite(size_t first);
+  // The merged segments of a Rewrite, as files named in `batch`.
+  StatusOr<std::vector<std::shared_ptr<const Segment>>> SealToFiles(
+      std::vector<std::shared_ptr<const Segment>> merged, rocksdb::WriteBatch* batch);
   size_t FirstUnsealed(const Snapshot& snapshot) const;
   StatusOr<std::shared_ptr<const Segment>> OpenSealed(uint64_t segment_id, uint64_t rows) const;
-  Status Write(rocksdb::WriteBatch* batch) { return catalog_ ? catalog_->Write(batch) : absl::OkStatus(); }
+  // The snapshot the catalog describes; sealed segments already in `reuse`
+  // (by segment id) are shared rather than mapped again.
+  StatusOr<std::shared_ptr<Snapshot>> SnapshotFromCatalog(
+      const storage::CatalogContents& contents,
+      const absl::flat_hash_map<uint64_t, std::shared_ptr<const Segment>>& reuse);
+  // SnapshotFromCatalog, reusing the current snapshot's sealed segments; a
+  // read-only open catches up and retries when the writer removed a file.
+  StatusOr<std::shared_ptr<Snapshot>> LoadSnapshot(storage::CatalogContents contents);
+  // Backup's files in `staging`: segment links and a catalog of `snapshot`.
+  Status WriteBackup(const Snapshot& snapshot, const std::string& staging) const;
+  // Removes segment files (and temp files) that the catalog does not name.
+  void RemoveUnnamedFiles(const Snapshot& snapshot) const;
 
   const IndexOptions options_;
-  const CollectionOptions tuning_;
+  const OpenOptions tuning_;
   const std::unique_ptr<Codec> codec_;
   const std::string dir_;  // empty for an in-memory index
+  const storage::FileSystemPtr fs_;
 
   // std::mutex rather than absl::Mutex: Debian's prebuilt Abseil is not
   // instrumented for ThreadSanitizer, which then cannot see its ordering.
@@ -160,12 +216,14 @@ class TurboQuantIndex::Impl {
   // Serializes writers; guards everything below.
   mutable std::mutex write_mutex_;
   std::unique_ptr<storage::Catalog> catalog_;
+  Status write_error_;
   uint64_t next_segment_ = 1;
   uint64_t next_sequence_ = 1;
   // Where every live id is; built from the segments' id arrays on first need
   // so that opening a large collection does not read them.
   bool locations_built_ = false;
   absl::flat_hash_map<int64_t, Location> locations_;
+  int64_t next_new_id_ = 0;  // one past the largest id in locations_
 };
 
 }  // namespace turboquant

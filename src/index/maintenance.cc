@@ -1,4 +1,4 @@
-// Verify, Backup and Stats of a TurboQuantIndex.
+// Verify and Stats of a TurboQuantIndex.
 #include "src/index/index_impl.h"
 
 namespace turboquant {
@@ -24,26 +24,6 @@ Status TurboQuantIndex::Impl::Verify() const {
   }
   std::lock_guard<std::mutex> lock(write_mutex_);
   return catalog_ ? catalog_->VerifyChecksums() : absl::OkStatus();
-}
-
-Status TurboQuantIndex::Impl::Backup(const std::string& dir) {
-  std::lock_guard<std::mutex> lock(write_mutex_);
-  if (catalog_ == nullptr) return absl::FailedPreconditionError("an in-memory index has no files to back up");
-  std::error_code error;
-  if (fs::exists(dir, error) && !fs::is_empty(dir, error)) {
-    return absl::AlreadyExistsError(absl::StrFormat("%s: backup target exists and is not empty", dir));
-  }
-  fs::create_directories(fs::path(dir) / "segments", error);
-  if (error) return absl::InternalError(absl::StrFormat("%s: %s", dir, error.message()));
-  for (const SnapshotSegment& s : Current()->segments) {
-    if (!s.segment->has_file()) continue;
-    const fs::path from = s.segment->file()->path();
-    const fs::path to = fs::path(dir) / "segments" / from.filename();
-    fs::create_hard_link(from, to, error);
-    if (error) fs::copy_file(from, to, error);  // another file system
-    if (error) return absl::InternalError(absl::StrFormat("%s: %s", to.string(), error.message()));
-  }
-  return catalog_->Checkpoint((fs::path(dir) / "catalog").string());
 }
 
 IndexStats TurboQuantIndex::Impl::Stats() const {

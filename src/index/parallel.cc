@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -26,7 +27,12 @@ void ParallelFor(size_t num_tasks, int threads, const std::function<void(size_t)
   };
   std::vector<std::thread> pool;
   pool.reserve(workers - 1);
-  for (size_t i = 1; i < workers; ++i) pool.emplace_back(work);
+  try {
+    for (size_t i = 1; i < workers; ++i) pool.emplace_back(work);
+  } catch (const std::system_error&) {
+    // The system refused another thread: the ones running (at least this
+    // one) take every task from the shared counter.
+  }
   work();
   for (std::thread& t : pool) t.join();
 }

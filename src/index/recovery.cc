@@ -1,31 +1,48 @@
-// Open: rebuilding a collection's snapshot from its catalog and files.
+// Open: rebuilding a collection's snapshot from its catalog and files; and
+// Refresh, which does the same for a read-only open following a writer.
 #include "src/index/index_impl.h"
 
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "absl/container/flat_hash_set.h"
 
 namespace turboquant {
 
+using internal::AllLive;
 using internal::Segment;
 using internal::Snapshot;
 using internal::SnapshotSegment;
 namespace fs = std::filesystem;
-using internal::AllLive;
 
-Status TurboQuantIndex::Impl::Recover(const storage::CatalogContents& contents) {
-  std::lock_guard<std::mutex> lock(write_mutex_);
-  next_segment_ = contents.next_segment;
-  next_sequence_ = contents.next_sequence;
+namespace {
+
+// How often a read-only open retries after losing a race with the writer.
+constexpr int kCatchUpAttempts = 20;
+
+}  // namespace
+
+StatusOr<std::shared_ptr<Snapshot>> TurboQuantIndex::Impl::SnapshotFromCatalog(
+    const storage::CatalogContents& contents,
+    const absl::flat_hash_map<uint64_t, std::shared_ptr<const Segment>>& reuse) {
   auto next = std::make_shared<Snapshot>();
   absl::flat_hash_map<uint64_t, size_t> index_of_segment;
-  absl::flat_hash_set<std::string> known_files;
   for (const storage::SegmentRecord& record : contents.segments) {
-    auto segment = OpenSealed(record.segment_id, record.rows);
-    if (!segment.ok()) return segment.status();
-    known_files.insert(fs::path((*segment)->file()->path()).filename().string());
+    std::shared_ptr<const Segment> segment;
+    if (auto it = reuse.find(record.segment_id); it != reuse.end()) {
+      segment = it->second;
+    } else {
+      auto opened = OpenSealed(record.segment_id, record.rows);
+      if (!opened.ok()) return opened.status();
+      segment = std::move(*opened);
+    }
+    if (segment->rows() != record.rows) {
+      return absl::DataLossError(absl::StrFormat("%s: segment %d holds %d rows, the catalog says %d",
+                                                 dir_, record.segment_id, segment->rows(), record.rows));
+    }
     index_of_segment[record.segment_id] = next->segments.size();
-    next->segments.push_back({std::move(*segment), nullptr, record.rows});
+    next->segments.push_back({std::move(segment), nullptr, record.rows});
   }
   // Tombstones clear bits of one mutable bitmap per segment, frozen after.
   absl::flat_hash_map<size_t, std::shared_ptr<std::vector<uint64_t>>> live_bits;
@@ -43,12 +60,6 @@ Status TurboQuantIndex::Impl::Recover(const storage::CatalogContents& contents) 
     (*live)[tomb.row / 64] &= ~(uint64_t{1} << (tomb.row % 64));
   }
   for (auto& [segment, live] : live_bits) next->segments[segment].live = std::move(live);
-  // Segment files the catalog does not name are leftovers of a crash between
-  // writing a file and committing it (or of a compaction): remove them.
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator(fs::path(dir_) / "segments", error)) {
-    if (!known_files.contains(entry.path().filename().string())) fs::remove(entry.path(), error);
-  }
   // Replay the acknowledged writes that were not sealed.
   const size_t code_size = codec_->code_size();
   const size_t vector_bytes = options_.keep_vectors ? options_.dim * sizeof(float) : 0;
@@ -71,9 +82,70 @@ Status TurboQuantIndex::Impl::Recover(const storage::CatalogContents& contents) 
   }
   AppendUnsealed(ids, codes, vectors, sequences, next.get());
   MergeSmallChunks(next.get());
-  Publish(next);
+  return next;
+}
+
+StatusOr<std::shared_ptr<Snapshot>> TurboQuantIndex::Impl::LoadSnapshot(
+    storage::CatalogContents contents) {
+  absl::flat_hash_map<uint64_t, std::shared_ptr<const Segment>> reuse;
+  for (const SnapshotSegment& s : Current()->segments) {
+    if (s.segment->has_file()) reuse[s.segment->segment_id()] = s.segment;
+  }
+  for (int attempt = 1;; ++attempt) {
+    auto next = SnapshotFromCatalog(contents, reuse);
+    // A reader loses a race when the writer compacts between the catalog
+    // read and the file opens (the writer removes files right after its
+    // commit); caught up, the catalog no longer names them.
+    if (next.ok() || !absl::IsNotFound(next.status()) || !catalog_->read_only() ||
+        attempt == kCatchUpAttempts) {
+      if (next.ok()) {
+        next_segment_ = contents.next_segment;
+        next_sequence_ = contents.next_sequence;
+      }
+      return next;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(attempt));
+    if (Status s = catalog_->CatchUp(&contents); !s.ok()) return s;
+  }
+}
+
+void TurboQuantIndex::Impl::RemoveUnnamedFiles(const Snapshot& snapshot) const {
+  absl::flat_hash_set<std::string> named;
+  for (const SnapshotSegment& s : snapshot.segments) {
+    if (s.segment->has_file()) named.insert(internal::SegmentFileName(s.segment->segment_id()));
+  }
+  // Leftovers of a crash between writing a file and committing it, of a
+  // compaction, or temp files of an interrupted write.
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(fs::path(dir_) / "segments", error)) {
+    if (!named.contains(entry.path().filename().string())) {
+      storage::RemoveFile(*fs_, entry.path().string()).IgnoreError();
+    }
+  }
+}
+
+Status TurboQuantIndex::Impl::Recover(const storage::CatalogContents& contents) {
+  std::lock_guard<std::mutex> lock(write_mutex_);
   locations_built_ = false;
   locations_.clear();
+  auto next = LoadSnapshot(contents);
+  if (!next.ok()) return next.status();
+  Publish(*next);
+  // Only once the whole collection validated, and never by a reader.
+  if (!catalog_->read_only()) RemoveUnnamedFiles(**next);
+  return absl::OkStatus();
+}
+
+Status TurboQuantIndex::Impl::Refresh() {
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  if (catalog_ == nullptr || !catalog_->read_only()) return absl::OkStatus();
+  storage::CatalogContents contents;
+  if (Status s = catalog_->CatchUp(&contents); !s.ok()) return s;
+  locations_built_ = false;
+  locations_.clear();
+  auto next = LoadSnapshot(std::move(contents));
+  if (!next.ok()) return next.status();
+  Publish(*next);
   return absl::OkStatus();
 }
 

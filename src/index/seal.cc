@@ -1,15 +1,19 @@
-// Sealing unsealed rows into a segment file, and compaction: both are a
-// Rewrite of a run of segments into one.
+// Sealing unsealed rows into segment files, and compaction: both are a
+// Rewrite of a run of segments into new sealed ones.
+//
+// Order of a Rewrite (ARCHITECTURE.md section 6): every new file is written,
+// fsynced, renamed, opened and validated first; only then does one catalog
+// batch name the new files and drop the old ones. A failure before that batch
+// changes nothing (the unnamed files are removed); a failed batch is the
+// sticky write error; after the batch nothing can fail but reclaiming space.
 #include "src/index/index_impl.h"
-
-#include <unistd.h>
 
 namespace turboquant {
 
 using internal::Segment;
-using internal::Snapshot;
 using internal::SegmentBuilder;
 using internal::SegmentPath;
+using internal::Snapshot;
 
 StatusOr<std::shared_ptr<const Segment>> TurboQuantIndex::Impl::OpenSealed(uint64_t segment_id,
                                                                            uint64_t rows) const {
@@ -24,29 +28,59 @@ StatusOr<std::shared_ptr<const Segment>> TurboQuantIndex::Impl::OpenSealed(uint6
   return std::make_shared<const Segment>(segment_id, *codec_, std::move(*file));
 }
 
+StatusOr<std::vector<std::shared_ptr<const Segment>>> TurboQuantIndex::Impl::SealToFiles(
+    std::vector<std::shared_ptr<const Segment>> merged, rocksdb::WriteBatch* batch) {
+  std::vector<std::shared_ptr<const Segment>> sealed;
+  Status status;
+  for (size_t i = 0; i < merged.size() && status.ok(); ++i) {
+    const uint64_t segment_id = next_segment_ + i;
+    const uint64_t rows = merged[i]->rows();
+    auto bytes = storage::WriteSegmentFile(fs_, SegmentPath(dir_, segment_id), options_,
+                                           codec_->code_size(), merged[i]->Contents(options_.dim));
+    if (!bytes.ok()) {
+      status = bytes.status();
+      break;
+    }
+    auto segment = OpenSealed(segment_id, rows);
+    if (!segment.ok()) {
+      storage::RemoveFile(*fs_, SegmentPath(dir_, segment_id)).IgnoreError();
+      status = segment.status();
+      break;
+    }
+    batch->Put(storage::Catalog::SegmentKey(segment_id),
+               storage::Catalog::EncodeSegment({segment_id, rows, *bytes}));
+    sealed.push_back(std::move(*segment));
+  }
+  if (!status.ok()) {
+    for (const auto& segment : sealed) segment->MarkObsolete(fs_);
+    return status;
+  }
+  return sealed;
+}
+
 Status TurboQuantIndex::Impl::Rewrite(size_t first) {
   const std::shared_ptr<const Snapshot> current = Current();
-  SegmentBuilder merged(*codec_);
+  std::vector<std::shared_ptr<const Segment>> merged;
+  auto builder = std::make_unique<SegmentBuilder>(*codec_);
   for (size_t s = first; s < current->segments.size(); ++s) {
-    merged.AppendLive(current->segments[s], options_.dim, /*keep_sequences=*/false);
-  }
-  auto next = std::make_shared<Snapshot>();
-  next->segments.assign(current->segments.begin(), current->segments.begin() + first);
-  const size_t rows = merged.ids.size();
-  std::shared_ptr<const Segment> segment = merged.Build();
-  if (catalog_ != nullptr) {
-    // The file is complete on disk before the catalog names it; a crash in
-    // between leaves an unnamed file, which Open removes.
-    const uint64_t segment_id = next_segment_;
-    rocksdb::WriteBatch batch;
-    if (rows > 0) {
-      auto bytes = storage::WriteSegmentFile(SegmentPath(dir_, segment_id), options_,
-                                             codec_->code_size(), segment->Contents(options_.dim));
-      if (!bytes.ok()) return bytes.status();
-      batch.Put(storage::Catalog::SegmentKey(segment_id),
-                storage::Catalog::EncodeSegment({segment_id, rows, *bytes}));
+    const internal::SnapshotSegment& from = current->segments[s];
+    for (size_t row = 0; row < from.segment->rows(); ++row) {
+      if (!internal::IsLive(from.live, row)) continue;
+      builder->AppendRow(*from.segment, row, options_.dim, /*keep_sequence=*/false);
+      if (static_cast<int64_t>(builder->rows()) == tuning_.max_segment_rows) {
+        merged.push_back(builder->Build());
+        builder = std::make_unique<SegmentBuilder>(*codec_);
+      }
     }
-    batch.Put(storage::Catalog::kNextSegmentKey, storage::Catalog::EncodeCounter(segment_id + 1));
+  }
+  if (builder->rows() > 0) merged.push_back(builder->Build());
+
+  if (catalog_ != nullptr) {
+    rocksdb::WriteBatch batch;
+    auto sealed = SealToFiles(std::move(merged), &batch);
+    if (!sealed.ok()) return sealed.status();
+    const uint64_t next_segment = next_segment_ + sealed->size();
+    batch.Put(storage::Catalog::kNextSegmentKey, storage::Catalog::EncodeCounter(next_segment));
     for (size_t s = first; s < current->segments.size(); ++s) {
       const Segment& old = *current->segments[s].segment;
       if (old.has_file()) {
@@ -58,23 +92,19 @@ Status TurboQuantIndex::Impl::Rewrite(size_t first) {
     // Every unsealed chunk is at or after `first`, so all write-ahead records
     // are sealed now.
     storage::Catalog::DeletePending(0, next_sequence_, &batch);
-    if (Status s = Write(&batch); !s.ok()) {
-      ::unlink(SegmentPath(dir_, segment_id).c_str());
-      return s;
-    }
-    next_segment_ = segment_id + 1;
-    // Only space is at stake here: the batch above is committed, so a
-    // failure must not fail the seal.
+    // A failed batch may still have reached the disk, so its files stay:
+    // the next Open keeps them if the catalog names them, else removes them.
+    if (Status s = WriteCatalog(&batch); !s.ok()) return s;
+    next_segment_ = next_segment;
+    // Only space is at stake here: the batch above is committed.
     catalog_->ReclaimWriteAhead().IgnoreError();
-    if (rows > 0) {
-      auto sealed = OpenSealed(segment_id, rows);
-      if (!sealed.ok()) return sealed.status();
-      segment = std::move(*sealed);
-    }
+    merged = std::move(*sealed);
   }
-  if (rows > 0) next->segments.push_back({segment, nullptr, rows});
+  auto next = std::make_shared<Snapshot>();
+  next->segments.assign(current->segments.begin(), current->segments.begin() + first);
+  for (auto& segment : merged) next->segments.push_back({segment, nullptr, segment->rows()});
   for (size_t s = first; s < current->segments.size(); ++s) {
-    current->segments[s].segment->MarkObsolete();
+    current->segments[s].segment->MarkObsolete(fs_);
   }
   locations_built_ = false;  // rows moved; rebuilt on next need
   locations_.clear();
@@ -85,6 +115,7 @@ Status TurboQuantIndex::Impl::Rewrite(size_t first) {
 Status TurboQuantIndex::Impl::Flush() {
   std::lock_guard<std::mutex> lock(write_mutex_);
   if (catalog_ == nullptr) return absl::OkStatus();
+  if (Status s = CheckWritable(); !s.ok()) return s;
   const std::shared_ptr<const Snapshot> current = Current();
   const size_t first = FirstUnsealed(*current);
   return first == current->segments.size() ? absl::OkStatus() : Rewrite(first);
@@ -92,6 +123,7 @@ Status TurboQuantIndex::Impl::Flush() {
 
 Status TurboQuantIndex::Impl::Compact() {
   std::lock_guard<std::mutex> lock(write_mutex_);
+  if (Status s = CheckWritable(); !s.ok()) return s;
   return Rewrite(0);
 }
 

@@ -28,15 +28,27 @@ StatusOr<SearchRequest> MakeSearchRequest(const IndexOptions& options, int64_t c
         "queries hold %d floats, which is not a positive multiple of the index dimension %d",
         queries.size(), dim));
   }
-  if (params.k <= 0) {
-    return absl::InvalidArgumentError(absl::StrFormat("k must be positive, got %d", params.k));
+  if (params.k <= 0 || params.k > kMaxSearchK) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("k must be positive and at most %d, got %d", kMaxSearchK, params.k));
   }
-  if (count > 0 && params.k > count && params.allowed_ids.empty()) {
+  if (count > 0 && params.k > count && params.filter.matches_all()) {
     return absl::InvalidArgumentError(
         absl::StrFormat("k = %d exceeds the %d vectors in the index", params.k, count));
   }
   if (params.rescore < 0 || params.rerank < 0 || params.threads < 0) {
     return absl::InvalidArgumentError("rescore, rerank and threads must not be negative");
+  }
+  if (params.rescore > kMaxCandidates || params.rerank > kMaxCandidates ||
+      params.threads > kMaxSearchThreads) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "rescore and rerank must be at most %d and threads at most %d (got %d, %d, %d)",
+        kMaxCandidates, kMaxSearchThreads, params.rescore, params.rerank, params.threads));
+  }
+  if (static_cast<int64_t>(queries.size() / dim) > kMaxResultSlots / params.k) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%d queries x k %d exceed the %d result slots one Search may return; split the batch",
+        queries.size() / dim, params.k, kMaxResultSlots));
   }
   if (params.rerank > 0 && !options.keep_vectors) {
     return absl::FailedPreconditionError(

@@ -1,7 +1,5 @@
 #include "src/index/segment.h"
 
-#include <unistd.h>
-
 namespace turboquant::internal {
 
 Segment::Segment(ScanLayout layout, std::vector<int64_t> ids, std::vector<float> vectors,
@@ -22,8 +20,12 @@ Segment::Segment(uint64_t segment_id, const Codec& codec, std::unique_ptr<storag
       vectors_(file_->contents().vectors.empty() ? nullptr : file_->contents().vectors.data()) {}
 
 Segment::~Segment() {
-  if (obsolete_ && file_ != nullptr) ::unlink(file_->path().c_str());
+  if (obsolete_in_ != nullptr && file_ != nullptr) {
+    storage::RemoveFile(*obsolete_in_, file_->path()).IgnoreError();
+  }
 }
+
+void Segment::MarkObsolete(storage::FileSystemPtr fs) const { obsolete_in_ = std::move(fs); }
 
 storage::SegmentContents Segment::Contents(int dim) const {
   storage::SegmentContents contents;

@@ -7,7 +7,6 @@
 #ifndef TURBOQUANT_SRC_INDEX_SEGMENT_H_
 #define TURBOQUANT_SRC_INDEX_SEGMENT_H_
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -45,8 +44,8 @@ class Segment {
   // Everything a segment file needs, as views of this segment.
   storage::SegmentContents Contents(int dim) const;
 
-  // Unlink the file once the last reference is released.
-  void MarkObsolete() const { obsolete_ = true; }
+  // Unlink the file (through `fs`) once the last reference is released.
+  void MarkObsolete(storage::FileSystemPtr fs) const;
 
  private:
   uint64_t segment_id_ = 0;
@@ -57,7 +56,8 @@ class Segment {
   std::vector<uint64_t> sequences_;
   const int64_t* ids_;
   const float* vectors_;
-  mutable std::atomic<bool> obsolete_{false};
+  // Set once by the writer before the segment leaves its last snapshot.
+  mutable storage::FileSystemPtr obsolete_in_;
 };
 
 // Which rows of a segment are live in a snapshot; null = all.

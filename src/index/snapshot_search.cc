@@ -4,7 +4,6 @@
 #include <cmath>
 #include <optional>
 
-#include "absl/container/flat_hash_set.h"
 #include "src/index/parallel.h"
 
 namespace turboquant::internal {
@@ -37,21 +36,19 @@ ScanObjective ObjectiveFor(Metric metric) {
   return metric == Metric::kL2 ? ScanObjective::kNegativeL2Partial : ScanObjective::kInnerProduct;
 }
 
-// Per segment: the rows a search may return (live and allowed), or null when
-// every row may be returned.
-std::vector<LiveRows> SearchableRows(const Snapshot& snapshot,
-                                     const std::vector<int64_t>& allowed_ids) {
+// Per segment: the rows a search may return (live and matching the filter),
+// or null when every row may be returned.
+std::vector<LiveRows> SearchableRows(const Snapshot& snapshot, const Filter& filter) {
   std::vector<LiveRows> rows(snapshot.segments.size());
-  if (allowed_ids.empty()) {
+  if (filter.matches_all()) {
     for (size_t s = 0; s < rows.size(); ++s) rows[s] = snapshot.segments[s].live;
     return rows;
   }
-  const absl::flat_hash_set<int64_t> allowed(allowed_ids.begin(), allowed_ids.end());
   for (size_t s = 0; s < rows.size(); ++s) {
     const SnapshotSegment& seg = snapshot.segments[s];
     auto bitmap = std::make_shared<std::vector<uint64_t>>((seg.segment->rows() + 63) / 64, 0);
     for (size_t row = 0; row < seg.segment->rows(); ++row) {
-      if (IsLive(seg.live, row) && allowed.contains(seg.segment->id(row))) {
+      if (IsLive(seg.live, row) && filter.Matches(seg.segment->id(row))) {
         (*bitmap)[row / 64] |= uint64_t{1} << (row % 64);
       }
     }
@@ -142,6 +139,9 @@ std::vector<Hit> Rescore(const Snapshot& snapshot, const Codec& codec, const Ind
       ip += static_cast<double>(query[j]) * x[j];
       norm2 += static_cast<double>(x[j]) * x[j];
     }
+    // Kept vectors are stored as added, so the cosine metric normalizes them
+    // here (the query already is).
+    if (options.metric == Metric::kCosine && norm2 > 0) ip /= std::sqrt(norm2);
     hit.score = static_cast<float>(options.metric == Metric::kL2 ? 2 * ip - norm2 : ip);
   }
   KeepBestHits(&hits, request.k);
@@ -152,14 +152,14 @@ std::vector<Hit> Rescore(const Snapshot& snapshot, const Codec& codec, const Ind
 
 SearchResults SearchSnapshot(const Snapshot& snapshot, const Codec& codec,
                              const IndexOptions& options, const SearchRequest& request,
-                             const std::vector<int64_t>& allowed_ids) {
+                             const Filter& filter) {
   SearchResults results;
   results.num_queries = static_cast<int>(request.num_queries);
   if (snapshot.live_count() == 0) return results;  // an empty index has no results
   results.k = static_cast<int>(request.k);
   results.ids.assign(request.num_queries * request.k, -1);
   results.scores.assign(request.num_queries * request.k, std::nanf(""));
-  const std::vector<LiveRows> searchable = SearchableRows(snapshot, allowed_ids);
+  const std::vector<LiveRows> searchable = SearchableRows(snapshot, filter);
   std::vector<std::vector<Hit>> hits = ScanSnapshot(snapshot, codec, options, request, searchable);
   ParallelFor(request.num_queries, request.threads, [&](size_t q) {
     const float* query = &request.queries[q * options.dim];

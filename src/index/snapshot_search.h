@@ -11,7 +11,7 @@ namespace turboquant::internal {
 
 SearchResults SearchSnapshot(const Snapshot& snapshot, const Codec& codec,
                              const IndexOptions& options, const SearchRequest& request,
-                             const std::vector<int64_t>& allowed_ids);
+                             const Filter& filter);
 
 }  // namespace turboquant::internal
 

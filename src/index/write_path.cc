@@ -1,13 +1,13 @@
-// The write path of TurboQuantIndex (Add, Remove) and the reads that need
-// the id -> row map (Get, Contains), plus Search on the current snapshot.
+// The write path of TurboQuantIndex: Add, AddWithNewIds, Remove.
 #include "src/index/index_impl.h"
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
 #include "src/index/search_request.h"
-#include "src/index/snapshot_search.h"
 
 namespace turboquant {
 
@@ -29,17 +29,43 @@ void TurboQuantIndex::Impl::EnsureLocations() {
   if (locations_built_) return;
   const std::shared_ptr<const Snapshot> current = Current();
   locations_.reserve(static_cast<size_t>(current->live_count()));
+  next_new_id_ = 0;
   for (const SnapshotSegment& s : current->segments) {
     for (size_t row = 0; row < s.segment->rows(); ++row) {
       if (internal::IsLive(s.live, row)) {
-        locations_[s.segment->id(row)] = {s.segment.get(), static_cast<uint32_t>(row)};
+        locations_[s.segment->id(row)] = {s.segment.get(), row};
+        next_new_id_ = std::max(next_new_id_, s.segment->id(row) + 1);
       }
     }
   }
   locations_built_ = true;
 }
 
+Status TurboQuantIndex::Impl::CheckWritable() const {
+  if (catalog_ != nullptr && catalog_->read_only()) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("%s: the collection was opened read-only", dir_));
+  }
+  return write_error_;
+}
+
+Status TurboQuantIndex::Impl::WriteCatalog(rocksdb::WriteBatch* batch) {
+  if (catalog_ == nullptr) return absl::OkStatus();
+  Status status = catalog_->Write(batch);
+  if (!status.ok()) {
+    write_error_ = absl::Status(
+        status.code(),
+        absl::StrCat(status.message(),
+                     " (the collection accepts no more writes until it is reopened)"));
+  }
+  return status;
+}
+
 Status TurboQuantIndex::Impl::CheckBatchIds(absl::Span<const int64_t> ids) const {
+  if (static_cast<int64_t>(ids.size()) > kMaxBatchRows) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "a batch of %d ids exceeds the limit of %d per call; split it", ids.size(), kMaxBatchRows));
+  }
   absl::flat_hash_set<int64_t> seen;
   seen.reserve(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -136,6 +162,26 @@ void TurboQuantIndex::Impl::MergeSmallChunks(Snapshot* next) {
   RecordLocations(*next->segments.back().segment);
 }
 
+StatusOr<TurboQuantIndex::Impl::EncodedRows> TurboQuantIndex::Impl::Encode(
+    absl::Span<const float> vectors) const {
+  const size_t dim = static_cast<size_t>(options_.dim);
+  if (vectors.size() % dim != 0 || static_cast<int64_t>(vectors.size() / dim) > kMaxBatchRows) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%d floats are not a whole number of %d-dimensional rows, or more than %d rows",
+        vectors.size(), dim, kMaxBatchRows));
+  }
+  EncodedRows rows;
+  rows.count = vectors.size() / dim;
+  std::vector<float> prepared(vectors.begin(), vectors.end());
+  if (options_.metric == Metric::kCosine) internal::NormalizeRows(options_.dim, &prepared);
+  rows.codes.resize(rows.count * codec_->code_size());
+  if (Status s = codec_->Encode(prepared, absl::MakeSpan(rows.codes)); !s.ok()) return s;
+  // Kept vectors are the caller's own, so that Get returns what was added;
+  // re-ranking normalizes them itself for the cosine metric.
+  if (options_.keep_vectors) rows.vectors.assign(vectors.begin(), vectors.end());
+  return rows;
+}
+
 Status TurboQuantIndex::Impl::Add(absl::Span<const int64_t> ids, absl::Span<const float> vectors) {
   const size_t dim = static_cast<size_t>(options_.dim);
   if (vectors.size() != ids.size() * dim) {
@@ -144,14 +190,30 @@ Status TurboQuantIndex::Impl::Add(absl::Span<const int64_t> ids, absl::Span<cons
         vectors.size(), ids.size() * dim, dim));
   }
   if (Status s = CheckBatchIds(ids); !s.ok()) return s;
-  std::vector<float> prepared(vectors.begin(), vectors.end());
-  if (options_.metric == Metric::kCosine) internal::NormalizeRows(options_.dim, &prepared);
   // Encoding depends on the codec alone: no lock needed.
-  std::vector<uint8_t> codes(ids.size() * codec_->code_size());
-  if (Status s = codec_->Encode(prepared, absl::MakeSpan(codes)); !s.ok()) return s;
-  if (!options_.keep_vectors) prepared.clear();
-
+  auto rows = Encode(vectors);
+  if (!rows.ok()) return rows.status();
   std::lock_guard<std::mutex> lock(write_mutex_);
+  return CommitRows(ids, *rows);
+}
+
+StatusOr<int64_t> TurboQuantIndex::Impl::AddWithNewIds(absl::Span<const float> vectors) {
+  auto rows = Encode(vectors);
+  if (!rows.ok()) return rows.status();
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  EnsureLocations();
+  const int64_t first = next_new_id_;
+  if (first > std::numeric_limits<int64_t>::max() - static_cast<int64_t>(rows->count)) {
+    return absl::OutOfRangeError("no new ids left after the largest id in the index");
+  }
+  std::vector<int64_t> ids(rows->count);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = first + static_cast<int64_t>(i);
+  if (Status s = CommitRows(ids, *rows); !s.ok()) return s;
+  return first;
+}
+
+Status TurboQuantIndex::Impl::CommitRows(absl::Span<const int64_t> ids, const EncodedRows& rows) {
+  if (Status s = CheckWritable(); !s.ok()) return s;
   EnsureLocations();
   std::vector<Location> replaced;
   for (int64_t id : ids) {
@@ -163,35 +225,53 @@ Status TurboQuantIndex::Impl::Add(absl::Span<const int64_t> ids, absl::Span<cons
   const uint64_t first_sequence = next_sequence_;
   if (catalog_ != nullptr) {
     const size_t code_size = codec_->code_size();
+    const size_t vector_bytes = options_.dim * sizeof(float);
     for (size_t i = 0; i < ids.size(); ++i) {
       storage::PendingRow row;
       row.id = ids[i];
-      row.code.assign(reinterpret_cast<const char*>(&codes[i * code_size]), code_size);
-      if (!prepared.empty()) {
-        row.vector.assign(reinterpret_cast<const char*>(&prepared[i * dim]), dim * sizeof(float));
+      row.code.assign(reinterpret_cast<const char*>(&rows.codes[i * code_size]), code_size);
+      if (!rows.vectors.empty()) {
+        row.vector.assign(reinterpret_cast<const char*>(rows.vectors.data()) + i * vector_bytes,
+                          vector_bytes);
       }
       batch.Put(storage::Catalog::PendingKey(first_sequence + i), storage::Catalog::EncodePending(row));
     }
     batch.Put(storage::Catalog::kNextSequenceKey,
               storage::Catalog::EncodeCounter(first_sequence + ids.size()));
   }
-  if (Status s = Write(&batch); !s.ok()) return s;
+  if (Status s = WriteCatalog(&batch); !s.ok()) return s;
   next_sequence_ += ids.size();
   std::vector<uint64_t> sequences(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) sequences[i] = first_sequence + i;
-  AppendUnsealed(ids, codes, prepared, sequences, next.get());
+  AppendUnsealed(ids, rows.codes, rows.vectors, sequences, next.get());
   MergeSmallChunks(next.get());
   Publish(next);
-  const size_t first_unsealed = FirstUnsealed(*next);
+  SealIfFull();
+  return absl::OkStatus();
+}
+
+void TurboQuantIndex::Impl::SealIfFull() {
+  const std::shared_ptr<const Snapshot> current = Current();
+  const size_t first_unsealed = FirstUnsealed(*current);
   int64_t unsealed = 0;
-  for (size_t s = first_unsealed; s < next->segments.size(); ++s) {
-    unsealed += static_cast<int64_t>(next->segments[s].segment->rows());
+  for (size_t s = first_unsealed; s < current->segments.size(); ++s) {
+    unsealed += static_cast<int64_t>(current->segments[s].segment->rows());
   }
-  return unsealed >= tuning_.seal_rows ? Rewrite(first_unsealed) : absl::OkStatus();
+  if (catalog_ == nullptr || unsealed < tuning_.seal_rows) return;
+  if (Status s = Rewrite(first_unsealed); !s.ok() && write_error_.ok()) {
+    write_error_ = absl::Status(
+        s.code(), absl::StrCat("sealing failed: ", s.message(),
+                               " (the collection accepts no more writes until it is reopened)"));
+  }
 }
 
 StatusOr<int64_t> TurboQuantIndex::Impl::Remove(absl::Span<const int64_t> ids) {
+  if (static_cast<int64_t>(ids.size()) > kMaxBatchRows) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "a batch of %d ids exceeds the limit of %d per call; split it", ids.size(), kMaxBatchRows));
+  }
   std::lock_guard<std::mutex> lock(write_mutex_);
+  if (Status s = CheckWritable(); !s.ok()) return s;
   EnsureLocations();
   std::vector<Location> rows;
   absl::flat_hash_set<int64_t> seen;
@@ -203,41 +283,10 @@ StatusOr<int64_t> TurboQuantIndex::Impl::Remove(absl::Span<const int64_t> ids) {
   auto next = std::make_shared<Snapshot>(*Current());
   rocksdb::WriteBatch batch;
   DeleteRows(rows, next.get(), &batch);
-  if (Status s = Write(&batch); !s.ok()) return s;
+  if (Status s = WriteCatalog(&batch); !s.ok()) return s;
   for (int64_t id : seen) locations_.erase(id);
   Publish(next);
   return static_cast<int64_t>(rows.size());
-}
-
-StatusOr<std::vector<float>> TurboQuantIndex::Impl::Get(int64_t id) {
-  std::lock_guard<std::mutex> lock(write_mutex_);
-  EnsureLocations();
-  auto it = locations_.find(id);
-  if (it == locations_.end()) return absl::NotFoundError(absl::StrFormat("id %d is not in the index", id));
-  const Segment& segment = *it->second.segment;
-  std::vector<float> vector(options_.dim);
-  if (const float* original = segment.vector(it->second.row, options_.dim)) {
-    std::copy(original, original + options_.dim, vector.begin());
-    return vector;
-  }
-  std::vector<uint8_t> code(codec_->code_size());
-  segment.layout().ExtractCode(it->second.row, code.data());
-  codec_->DecodeOne(code.data(), vector.data());
-  return vector;
-}
-
-bool TurboQuantIndex::Impl::Contains(int64_t id) {
-  std::lock_guard<std::mutex> lock(write_mutex_);
-  EnsureLocations();
-  return locations_.contains(id);
-}
-
-StatusOr<SearchResults> TurboQuantIndex::Impl::Search(absl::Span<const float> queries,
-                                                      const SearchParams& params) const {
-  const std::shared_ptr<const Snapshot> snapshot = Current();
-  auto request = internal::MakeSearchRequest(options_, snapshot->live_count(), queries, params);
-  if (!request.ok()) return request.status();
-  return internal::SearchSnapshot(*snapshot, *codec_, options_, *request, params.allowed_ids);
 }
 
 }  // namespace turboquant
