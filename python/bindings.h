@@ -26,6 +26,7 @@
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
+#include "turboquant/filter.h"
 
 namespace turboquant::python {
 
@@ -86,6 +87,12 @@ py::array_t<T> OwningArray(std::vector<T>&& values, std::vector<py::ssize_t> sha
 std::string DtypeName(const py::array& array);
 std::string ShapeText(const std::vector<py::ssize_t>& shape);
 
+// The filter= argument of Index.search: None (no filter), a turboquant.Filter,
+// or any integer sequence or array of ids, which allows only those ids (an
+// empty one allows nothing).
+Filter SearchFilter(const py::handle& filter);
+
+void RegisterFilter(py::module_& m);
 void RegisterIndex(py::module_& m);
 void RegisterCodecs(py::module_& m);
 void RegisterKvCache(py::module_& m);

@@ -1,6 +1,6 @@
 // turboquant.Index: TurboQuantIndex (include/turboquant/index.h) on numpy
 // arrays. The GIL is released during every call that does real work (add,
-// search, remove, get, flush, compact, verify, backup, create, open), so
+// search, remove, get, flush, compact, verify, backup, refresh, create, open), so
 // several Python threads can search one index at once.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -63,8 +63,8 @@ struct SearchOutput {
 
 class PyIndex {
  public:
-  PyIndex(std::unique_ptr<TurboQuantIndex> index, std::string path)
-      : index_(std::move(index)), path_(std::move(path)) {}
+  PyIndex(std::unique_ptr<TurboQuantIndex> index, std::string path, bool read_only = false)
+      : index_(std::move(index)), path_(std::move(path)), read_only_(read_only) {}
 
   // The index for one call, checked open; the caller may then drop the GIL
   // (close() only drops this object's reference).
@@ -76,51 +76,23 @@ class PyIndex {
   void Close() { index_.reset(); }
   bool closed() const { return index_ == nullptr; }
   const std::string& path() const { return path_; }
+  bool read_only() const { return read_only_; }
 
   py::array_t<int64_t> Add(const py::handle& vectors, const py::handle& ids_object) {
     std::shared_ptr<TurboQuantIndex> index = Get();
-    const int dim = index->options().dim;
-    FloatMatrix rows = FloatArray(vectors, "vectors", {-1, dim});
+    FloatMatrix rows = FloatArray(vectors, "vectors", {-1, index->options().dim});
+    if (ids_object.is_none()) return AddWithNewIds(*index, rows);
     const int64_t n = rows.shape[0];
-    py::array_t<int64_t, py::array::c_style> ids;
-    bool automatic = ids_object.is_none();
-    if (automatic) {
-      // Consecutive ids after the last automatic id of this object, starting
-      // at len(index); reserved now, under the GIL, so concurrent adds of
-      // other threads get other ranges.
-      const int64_t start = next_auto_id_ >= 0 ? next_auto_id_ : index->size();
-      next_auto_id_ = start + n;
-      ids = py::array_t<int64_t, py::array::c_style>(n);
-      int64_t* out = ids.mutable_data();
-      for (int64_t i = 0; i < n; ++i) out[i] = start + i;
-    } else {
-      ids = IdArray(ids_object, "ids");
-      if (ids.size() != n) {
-        throw py::value_error(absl::StrFormat("ids has %d entries but vectors has %d rows",
-                                              ids.size(), n));
-      }
+    py::array_t<int64_t, py::array::c_style> ids = IdArray(ids_object, "ids");
+    if (ids.size() != n) {
+      throw py::value_error(
+          absl::StrFormat("ids has %d entries but vectors has %d rows", ids.size(), n));
     }
     Status status;
-    int64_t taken = -1;
     {
       py::gil_scoped_release release;
-      const absl::Span<const int64_t> id_span(ids.data(), static_cast<size_t>(n));
-      if (automatic) {
-        // Never replace a vector silently because of a default.
-        for (int64_t id : id_span) {
-          if (index->Contains(id)) {
-            taken = id;
-            break;
-          }
-        }
-      }
-      if (taken < 0) status = index->Add(id_span, rows.span());
-    }
-    if (taken >= 0) {
-      throw py::value_error(absl::StrFormat(
-          "automatic id %d is already in the index (ids default to consecutive numbers from "
-          "len(index)); pass ids explicitly",
-          taken));
+      status = index->Add(absl::Span<const int64_t>(ids.data(), static_cast<size_t>(n)),
+                          rows.span());
     }
     ThrowIfError(status);
     return ids;
@@ -137,10 +109,7 @@ class PyIndex {
     params.rerank = rerank;
     params.rescore = rescore;
     params.threads = threads;
-    if (!filter.is_none()) {
-      py::array_t<int64_t, py::array::c_style> allowed = IdArray(filter, "filter");
-      params.filter = Filter::AllowOnly({allowed.data(), static_cast<size_t>(allowed.size())});
-    }
+    params.filter = SearchFilter(filter);
     SearchOutput output;
     if (nq == 0) {
       // Nothing to search (the library rejects an empty batch): validate the
@@ -245,16 +214,31 @@ class PyIndex {
   std::string Repr() const {
     if (!index_) return "<turboquant.Index (closed)>";
     const IndexOptions& o = index_->options();
-    return absl::StrFormat("<turboquant.Index dim=%d bits=%d metric='%s' codec='%s'%s size=%d%s>",
+    return absl::StrFormat("<turboquant.Index dim=%d bits=%d metric='%s' codec='%s'%s size=%d%s%s>",
                            o.dim, o.bits, MetricName(o.metric), CodecKindName(o.codec),
                            o.keep_vectors ? " keep_vectors=True" : "", index_->size(),
-                           path_.empty() ? "" : absl::StrCat(" path='", path_, "'"));
+                           path_.empty() ? "" : absl::StrCat(" path='", path_, "'"),
+                           read_only_ ? " read_only=True" : "");
   }
 
  private:
+  // The library picks the ids under its writer lock, so threads (and other
+  // objects on the same collection) adding at once never get the same ids.
+  static py::array_t<int64_t> AddWithNewIds(TurboQuantIndex& index, const FloatMatrix& rows) {
+    StatusOr<int64_t> first;
+    {
+      py::gil_scoped_release release;
+      first = index.AddWithNewIds(rows.span());
+    }
+    ThrowIfError(first.status());
+    std::vector<int64_t> ids(static_cast<size_t>(rows.shape[0]));
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = *first + static_cast<int64_t>(i);
+    return OwningArray(std::move(ids), {rows.shape[0]});
+  }
+
   std::shared_ptr<TurboQuantIndex> index_;
   std::string path_;  // empty: in memory
-  int64_t next_auto_id_ = -1;
+  bool read_only_;
 };
 
 py::tuple SearchTuple(SearchOutput output) {
@@ -278,17 +262,18 @@ std::unique_ptr<PyIndex> CreateDurable(const py::object& path_object, int dim, i
   return std::make_unique<PyIndex>(std::move(*index), path);
 }
 
-std::unique_ptr<PyIndex> OpenDurable(const py::object& path_object,
+std::unique_ptr<PyIndex> OpenDurable(const py::object& path_object, bool read_only,
                                      std::optional<int64_t> seal_rows) {
   const std::string path = PathString(path_object);
-  const OpenOptions tuning = MakeTuning(seal_rows);
+  OpenOptions tuning = MakeTuning(seal_rows);
+  tuning.read_only = read_only;
   StatusOr<std::unique_ptr<TurboQuantIndex>> index;
   {
     py::gil_scoped_release release;
     index = TurboQuantIndex::Open(path, tuning);
   }
   ThrowIfError(index.status());
-  return std::make_unique<PyIndex>(std::move(*index), path);
+  return std::make_unique<PyIndex>(std::move(*index), path, read_only);
 }
 
 }  // namespace
@@ -303,7 +288,7 @@ Index(dim, bits=4, metric="ip", codec=None, seed=None, keep_vectors=False)
     distances, smaller is better). codec: "mse" or "prod"; None picks the
     library's default (turboquant.DEFAULT_CODEC). keep_vectors also stores the
     float32 vectors so that search(rerank=...) can re-rank exactly.
-Index.create(path, dim, ...) / Index.open(path)
+Index.create(path, dim, ...) / Index.open(path, read_only=False)
     A durable collection in a directory (RocksDB catalog + segment files).
 
 Vectors are (n, dim) arrays: float32 C-contiguous is used in place; float64
@@ -329,18 +314,25 @@ ValueError. Ids are 64-bit integers >= 0.
                   "empty). seal_rows: unsealed rows are written to a segment file once there "
                   "are this many.")
       .def_static("open", &OpenDurable, py::arg("path"), py::kw_only(),
-                  py::arg("seal_rows") = py::none(),
-                  "Opens a durable collection, replaying acknowledged writes not yet sealed. "
-                  "FileNotFoundError if there is none.")
+                  py::arg("read_only") = false, py::arg("seal_rows") = py::none(),
+                  R"doc(Opens a durable collection, replaying acknowledged writes not yet sealed.
+FileNotFoundError if there is none. One writer at a time: while another
+process or Index holds the collection open for writing, this raises
+ValueError ("open for writing elsewhere").
+
+read_only=True writes nothing into the directory and works beside that
+writer (and any number of other readers): searches see the collection as of
+the open, or of the last refresh(); add/remove/flush/compact raise
+ValueError.)doc")
       .def("add", &PyIndex::Add, py::arg("vectors"), py::arg("ids") = py::none(),
            R"doc(Adds (n, dim) vectors; returns their ids (int64 array of n).
 
 ids: n distinct integers >= 0; an id already present is replaced (upsert).
-Default (None): consecutive ids starting at len(index) for the first
-automatic add of this object, continuing after the previous automatic range
-afterwards; a ValueError is raised (and nothing added) if one of them is
-already in the index, so a default never replaces a vector. Durable
-collections return after the write is synced. The GIL is released.)doc")
+Default (None): n new consecutive ids starting one past the largest id in the
+index (0 when empty), chosen atomically with the write, so concurrent adds
+(other threads, other objects on the collection) never share or replace
+ids. Durable collections return after the write is synced. The GIL is
+released.)doc")
       .def(
           "search",
           [](PyIndex& self, const py::handle& queries, int k, int rerank, int rescore, int threads,
@@ -357,8 +349,9 @@ score NaN.
 rescore: candidates kept from the SIMD scan and re-scored with the codec's
 float estimator (0 = max(4k, 64)). rerank: with keep_vectors, re-rank this
 many of the best with the original vectors. threads: for this call (0 = all
-cores). filter: an allow-list of ids (an empty one returns nothing). The GIL
-is released.)doc")
+cores). filter: None (no filter), a turboquant.Filter (allow, exclude or
+bitmap), or a sequence/array of ids to allow only those (an empty one
+returns nothing, so every slot holds -1). The GIL is released.)doc")
       .def(
           "_search_timed",
           [](PyIndex& self, const py::handle& queries, int k, int rerank, int rescore,
@@ -392,6 +385,10 @@ is released.)doc")
             self.Run([&](TurboQuantIndex& i) { return i.Backup(dir); });
           },
           py::arg("path"), "A consistent copy of a durable collection in directory `path`.")
+      .def("refresh",
+           [](PyIndex& self) { self.Run([](TurboQuantIndex& i) { return i.Refresh(); }); },
+           "Read-only opens: catches up with the writing process (its adds, removes, seals "
+           "and compactions). No effect on other indexes, which are always current.")
       .def("stats", &PyIndex::Stats, "Counts and sizes as a dict (see IndexStats).")
       .def("close", &PyIndex::Close,
            "Releases the index (a durable collection's files and lock) once running calls "
@@ -399,6 +396,7 @@ is released.)doc")
       .def("__enter__", [](py::object self) { return self; })
       .def("__exit__", [](PyIndex& self, py::args) { self.Close(); })
       .def_property_readonly("closed", &PyIndex::closed)
+      .def_property_readonly("read_only", &PyIndex::read_only)
       .def_property_readonly("dim", [](PyIndex& self) { return self.Get()->options().dim; })
       .def_property_readonly("bits", [](PyIndex& self) { return self.Get()->options().bits; })
       .def_property_readonly("metric",

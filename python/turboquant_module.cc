@@ -177,6 +177,7 @@ PYBIND11_MODULE(turboquant, m) {
   m.attr("__version__") = "0.1.0";
   m.attr("DEFAULT_CODEC") = turboquant::CodecKindName(turboquant::kDefaultIndexCodec);
   tp::RegisterExceptions(m);
+  tp::RegisterFilter(m);
   tp::RegisterIndex(m);
   tp::RegisterCodecs(m);
   tp::RegisterKvCache(m);

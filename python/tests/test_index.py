@@ -66,17 +66,42 @@ def test_default_codec_and_properties():
     assert "dim=64" in repr(index)
 
 
-def test_automatic_ids_continue_and_never_replace(data):
+def test_automatic_ids_start_past_the_largest_id(data):
     base, _ = data
     index = tq.Index(DIM)
     np.testing.assert_array_equal(index.add(base[:10]), np.arange(10))
     np.testing.assert_array_equal(index.add(base[10:15]), np.arange(10, 15))
     assert len(index) == 15
     other = tq.Index(DIM)
-    other.add(base[:3], ids=[1, 2, 3])
-    with pytest.raises(ValueError, match="automatic id 3 is already in the index"):
-        other.add(base[3:6])  # automatic ids start at len(other) = 3, which is taken
-    assert len(other) == 3
+    other.add(base[:3], ids=[1, 7, 3])
+    np.testing.assert_array_equal(other.add(base[3:6]), [8, 9, 10])  # never replaces id 3
+    assert len(other) == 6
+    assert other.add(base[:0]).shape == (0,)
+
+
+@pytest.mark.parametrize("durable", [False, True])
+def test_concurrent_automatic_ids_are_distinct(tmp_path, data, durable):
+    base, _ = data
+    if durable:
+        index = tq.Index.create(tmp_path / "c", DIM, keep_vectors=True, seal_rows=64)
+    else:
+        index = tq.Index(DIM, keep_vectors=True)
+    index.add(base[:5], ids=[100, 3, 4, 5, 6])
+
+    def add_rows(worker):  # 25 adds of 4 rows each; returns (first row, ids) per add
+        rows = range(worker * 100, (worker + 1) * 100, 4)
+        return [(r, index.add(base[r:r + 4])) for r in rows]
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        adds = [a for worker_adds in pool.map(add_rows, range(8)) for a in worker_adds]
+    ids = np.concatenate([b for _, b in adds])
+    assert len(np.unique(ids)) == len(ids) == 800
+    assert ids.min() == 101  # one past the largest id before the threads started
+    assert len(index) == 805
+    for first_row, batch in adds:
+        np.testing.assert_array_equal(batch, np.arange(batch[0], batch[0] + 4))
+        for row, i in zip(range(first_row, first_row + 4), batch):
+            np.testing.assert_array_equal(index.get(int(i)), base[row])
 
 
 def test_explicit_ids_upsert_remove_get(data):
@@ -192,6 +217,52 @@ def test_durable_errors(tmp_path):
     (busy / "file").write_text("x")
     with pytest.raises(FileExistsError):
         tq.Index.create(busy, DIM)
+
+
+def test_read_only_open_beside_a_writer(tmp_path, data):
+    base, _ = data
+    path = tmp_path / "c"
+    writer = tq.Index.create(path, DIM, metric="l2", keep_vectors=True, seal_rows=100)
+    writer.add(base[:150])
+    with pytest.raises(ValueError, match="open for writing elsewhere"):
+        tq.Index.open(path)
+    reader = tq.Index.open(path, read_only=True)
+    assert reader.read_only and not writer.read_only and "read_only=True" in repr(reader)
+    assert len(reader) == 150
+    # The reader keeps its snapshot until refresh().
+    new_ids = writer.add(base[150:400])
+    writer.remove([0, 1])
+    writer.flush()
+    assert len(reader) == 150 and 160 not in reader
+    reader.refresh()
+    assert len(reader) == 398 and 160 in reader and 0 not in reader
+    ids, _ = reader.search(base[new_ids[-5:]], 1, rerank=10)
+    np.testing.assert_array_equal(ids[:, 0], new_ids[-5:])
+    np.testing.assert_array_equal(reader.get(399), base[399])
+    reader.verify()
+    reader.backup(tmp_path / "backup")
+    # Writes on the reader raise and change nothing.
+    for write in (lambda: reader.add(base[:1]), lambda: reader.add(base[:1], ids=[5000]),
+                  lambda: reader.remove([2]), reader.flush, reader.compact):
+        with pytest.raises(ValueError, match="read-only"):
+            write()
+    writer.close()
+    reader.refresh()
+    assert len(reader) == 398 and 2 in reader
+    reader.close()
+    with tq.Index.open(tmp_path / "backup") as copy:
+        assert len(copy) == 398
+
+
+def test_refresh_is_a_no_op_for_writers(tmp_path, data):
+    base, _ = data
+    with tq.Index.create(tmp_path / "c", DIM) as writer:
+        writer.add(base[:10])
+        writer.refresh()
+        assert len(writer) == 10
+    in_memory = tq.Index(DIM)
+    in_memory.refresh()
+    assert not in_memory.read_only
 
 
 def test_damaged_segment_raises_data_loss(tmp_path, data):
