@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "tests/cli_runner.h"
 #include "tests/test_util.h"
+#include "turboquant/index.h"
 #include "turboquant/io.h"
 
 namespace {
@@ -414,6 +415,144 @@ TEST(CliCollectionTest, BuildAndQueryAnnBenchmarksHdf5File) {
   r = RunTqindex("query --index " + index + " --queries " + file + " --queries-dataset nope");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(Contains(r.err, "nope")) << r.err;
+}
+
+// A service holds the collection open for writing (here a TurboQuantIndex of
+// the test process); the read commands open it read-only beside it and see
+// its acknowledged writes, the write commands fail and say why.
+TEST(CliCollectionTest, ReadCommandsWorkWhileAWriterHoldsTheCollection) {
+  REQUIRE_TQINDEX();
+  const std::string dir = MakeTempDir("cli_writer_held");
+  const std::string index = dir + "/c.tq";
+  constexpr int kDim = 16;
+  ASSERT_EQ(RunTqindex("build --input " + WriteGaussian(dir, "base.fvecs", 300, kDim, 11) +
+                       " --index " + index + " --metric l2 --keep-vectors")
+                .exit_code,
+            0);
+  auto writer = turboquant::TurboQuantIndex::Open(index);
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  // Acknowledged writes the collection's files hold only in the write-ahead.
+  const std::string more = WriteGaussian(dir, "more.fvecs", 50, kDim, 12);
+  ASSERT_TRUE((*writer)->Add(Range(300, 350), GaussianVectors(50, kDim, 12)).ok());
+  ASSERT_EQ(*(*writer)->Remove(std::vector<int64_t>{0, 1}), 2);
+
+  Result r = RunTqindex("info --index " + index + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto info = Json(r);
+  EXPECT_EQ(Number(info, "count"), 348);
+  EXPECT_EQ(Number(info, "unsealed"), 50);
+  r = RunTqindex("verify --index " + index);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out, "OK")) << r.out;
+  // The added vectors find themselves.
+  const std::string out = dir + "/out.ivecs";
+  r = RunTqindex("query --index " + index + " --queries " + more + " --k 1 --rerank 10 --output " +
+                 out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto results = turboquant::ReadIdRows(out);
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_EQ(results->data, Range(300, 350));
+  r = RunTqindex("backup --index " + index + " --to " + dir + "/copy.tq");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Number(Json(RunTqindex("info --index " + dir + "/copy.tq --json")), "count"), 348);
+
+  const std::string doomed = WriteIds(dir, "doomed.ivecs", {5});
+  for (const std::string& command :
+       {"add --index " + index + " --input " + more + " --first-id 1000",
+        "delete --index " + index + " --ids " + doomed, "compact --index " + index}) {
+    r = RunTqindex(command);
+    EXPECT_EQ(r.exit_code, 1) << command;
+    EXPECT_TRUE(Contains(r.err, "open for writing elsewhere")) << command << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  EXPECT_EQ((*writer)->size(), 348);
+  EXPECT_TRUE((*writer)->Contains(5));
+
+  // Once the service lets go, writing works again.
+  writer->reset();
+  r = RunTqindex("add --index " + index + " --input " + more + " --first-id 1000 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Number(Json(r), "count"), 398);
+}
+
+TEST(CliCollectionTest, QueryAllowAndExcludeIdFiles) {
+  REQUIRE_TQINDEX();
+  const std::string dir = MakeTempDir("cli_filter");
+  const std::string index = dir + "/c.tq";
+  const std::string base = WriteGaussian(dir, "base.fvecs", 200, 16, 13);
+  ASSERT_EQ(RunTqindex("build --input " + base + " --index " + index +
+                       " --metric l2 --keep-vectors")
+                .exit_code,
+            0);
+  const std::string query = "query --index " + index + " --queries " + base +
+                            " --k 5 --rerank 200 --latency-queries 0 ";
+  const std::string out = dir + "/out.ivecs";
+  auto read_out = [&] {
+    auto ids = turboquant::ReadIdRows(out);
+    EXPECT_TRUE(ids.ok()) << ids.status();
+    EXPECT_EQ(ids->rows, 200);
+    return ids.ok() ? ids->data : std::vector<int64_t>{};
+  };
+
+  // Allow: 3 of the 4 listed ids exist, so each query gets those 3 and -1 twice.
+  const std::string allow = WriteIds(dir, "allow.ivecs", {3, 50, 199, 5000});
+  Result r = RunTqindex(query + "--allow-ids " + allow + " --json --output " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto json = Json(r);
+  EXPECT_EQ(Text(json, "filter"), "allow");
+  EXPECT_EQ(Number(json, "filter_ids"), 4);
+  EXPECT_EQ(Number(json, "results"), 200 * 3);
+  std::vector<int64_t> ids = read_out();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i % 5 < 3) {
+      EXPECT_TRUE(ids[i] == 3 || ids[i] == 50 || ids[i] == 199) << i << ": " << ids[i];
+    } else {
+      EXPECT_EQ(ids[i], -1) << i;
+    }
+  }
+
+  // An empty allow list returns nothing, in every id format with a header.
+  for (const std::string& empty :
+       {WriteIds(dir, "empty.ibin", {}), WriteIds(dir, "empty.npy", {})}) {
+    r = RunTqindex(query + "--allow-ids " + empty + " --json --output " + out);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(Number(Json(r), "results"), 0);
+    for (const int64_t id : read_out()) ASSERT_EQ(id, -1);
+    r = RunTqindex(query + "--allow-ids " + empty);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(Contains(r.out, "allowing only the 0 ids")) << r.out;
+    EXPECT_TRUE(Contains(r.out, "  0: no results")) << r.out;
+  }
+  // An empty .ivecs file cannot be read: an error, never "no filter".
+  std::ofstream(dir + "/empty.ivecs").close();
+  r = RunTqindex(query + "--allow-ids " + dir + "/empty.ivecs");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(Contains(r.err, "empty.ivecs")) << r.err;
+
+  // Exclude: rows of an .npy file with two ids each, flattened. Every other
+  // vector still finds itself first.
+  turboquant::IdMatrix pairs;
+  pairs.rows = 50;
+  pairs.dim = 2;
+  pairs.data = Range(0, 100);
+  ASSERT_TRUE(turboquant::WriteIdRows(dir + "/exclude.npy", pairs).ok());
+  r = RunTqindex(query + "--exclude-ids " + dir + "/exclude.npy --json --output " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json = Json(r);
+  EXPECT_EQ(Text(json, "filter"), "exclude");
+  EXPECT_EQ(Number(json, "filter_ids"), 100);
+  EXPECT_EQ(Number(json, "results"), 200 * 5);
+  ids = read_out();
+  for (size_t i = 0; i < ids.size(); ++i) EXPECT_GE(ids[i], 100) << i;
+  for (int64_t q = 100; q < 200; ++q) EXPECT_EQ(ids[q * 5], q);
+
+  r = RunTqindex(query + "--allow-ids " + allow + " --exclude-ids " + allow);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Contains(r.err, "exclude each other")) << r.err;
+  r = RunTqindex("query --help");
+  for (const char* text : {"--allow-ids F", "--exclude-ids F", "returns nothing"}) {
+    EXPECT_TRUE(Contains(r.out, text)) << "missing '" << text << "' in\n" << r.out;
+  }
 }
 
 TEST(CliCollectionTest, HelpAndUsageErrors) {

@@ -46,7 +46,9 @@ int Run(const std::vector<std::string>& args) {
           "already stored replaces it, and the report counts new and replaced ids. Ids come\n"
           "from --ids, else they are --first-id + row number (so the default, row numbers,\n"
           "replaces ids 0..n-1 of a non-empty collection: pass --first-id to append).\n"
-          "For an HDF5 --input (.hdf5 .h5) --dataset picks the dataset to add.",
+          "For an HDF5 --input (.hdf5 .h5) --dataset picks the dataset to add.\n"
+          "Only one process may have a collection open for writing: while a service\n"
+          "does, add fails and says so (info, query, verify and backup still work).",
           {"tqindex add --index sift.tq --input more.fvecs --ids more_ids.ivecs",
            "tqindex add --index sift.tq --input more.fvecs --first-id 10000"})) {
     return *done;
@@ -68,7 +70,7 @@ int Run(const std::vector<std::string>& args) {
   }
   const bool json = flags.GetBool("json");
 
-  absl::StatusOr<std::unique_ptr<TurboQuantIndex>> index = TurboQuantIndex::Open(*dir);
+  absl::StatusOr<std::unique_ptr<TurboQuantIndex>> index = OpenCollectionDir(*dir, Access::kWrite);
   if (!index.ok()) return Failure(kName, index.status());
   absl::StatusOr<IngestSource> source = OpenIngestSource(*input, *input_options, *ids, *first_id);
   if (!source.ok()) return Failure(kName, source.status());

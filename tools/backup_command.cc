@@ -25,10 +25,13 @@ int Run(const std::vector<std::string>& args) {
                   "share segment files by hard links.");
   if (std::optional<int> done = ParseFlagsOrPrintHelp(
           kName, args, flags,
-          "Writes a consistent copy of the collection to --to: a checkpoint of\n"
-          "the catalog plus hard links (or copies) of the immutable segment\n"
-          "files. The copy is itself a collection ('tqindex verify --index\n"
-          "DIR2' checks it).",
+          "Writes a consistent copy of the collection to --to: a new catalog\n"
+          "written from one snapshot plus hard links (or copies) of the\n"
+          "immutable segment files, fsynced and then renamed into place. It\n"
+          "opens the collection read-only, so it works while a service holds it\n"
+          "open for writing, and the copy holds every write acknowledged before\n"
+          "the command started. The copy is itself a collection ('tqindex verify\n"
+          "--index DIR2' checks it).",
           {"tqindex backup --index sift.tq --to sift.tq.bak"})) {
     return *done;
   }
@@ -36,7 +39,7 @@ int Run(const std::vector<std::string>& args) {
   if (!dir.ok()) return UsageError(kName, dir.status());
   absl::StatusOr<std::string> to = flags.GetString("to");
   if (!to.ok()) return UsageError(kName, to.status());
-  absl::StatusOr<std::unique_ptr<TurboQuantIndex>> index = TurboQuantIndex::Open(*dir);
+  absl::StatusOr<std::unique_ptr<TurboQuantIndex>> index = OpenCollectionDir(*dir, Access::kRead);
   if (!index.ok()) return Failure(kName, index.status());
   const auto start = Clock::now();
   if (absl::Status s = (*index)->Backup(*to); !s.ok()) return Failure(kName, s);

@@ -169,11 +169,18 @@ absl::StatusOr<VectorReaderOptions> ReadHdf5DatasetFlag(const FlagSet& flags,
 
 // ---- opening a collection ------------------------------------------------------------
 
-std::optional<int> OpenIndexFlag(const std::string& command, const FlagSet& flags,
+absl::StatusOr<std::unique_ptr<TurboQuantIndex>> OpenCollectionDir(const std::string& dir,
+                                                                   Access access) {
+  turboquant::OpenOptions open;
+  open.read_only = access == Access::kRead;
+  return TurboQuantIndex::Open(dir, open);
+}
+
+std::optional<int> OpenIndexFlag(const std::string& command, const FlagSet& flags, Access access,
                                  OpenCollection* collection) {
   absl::StatusOr<std::string> dir = flags.GetString("index");
   if (!dir.ok()) return UsageError(command, dir.status());
-  absl::StatusOr<std::unique_ptr<TurboQuantIndex>> index = TurboQuantIndex::Open(*dir);
+  absl::StatusOr<std::unique_ptr<TurboQuantIndex>> index = OpenCollectionDir(*dir, access);
   if (!index.ok()) return Failure(command, index.status());
   collection->dir = *dir;
   collection->index = std::move(*index);

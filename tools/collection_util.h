@@ -79,10 +79,24 @@ struct OpenCollection {
   std::unique_ptr<turboquant::TurboQuantIndex> index;
 };
 
+enum class Access {
+  // Read-only (a RocksDB secondary instance): writes nothing into the
+  // directory and works while a service holds the collection open for
+  // writing, seeing every write it acknowledged before the open.
+  kRead,
+  // The one writer: fails with the library's "open for writing elsewhere"
+  // error while another process holds the collection open for writing.
+  kWrite,
+};
+
+// Opens the collection in `dir` for `access`.
+absl::StatusOr<std::unique_ptr<turboquant::TurboQuantIndex>> OpenCollectionDir(
+    const std::string& dir, Access access);
+
 // Opens the collection --index names into *collection. On error reports it
 // for `command` and returns the exit code: kExitUsage without --index,
 // kExitFailure when the collection does not open. nullopt on success.
-std::optional<int> OpenIndexFlag(const std::string& command, const FlagSet& flags,
+std::optional<int> OpenIndexFlag(const std::string& command, const FlagSet& flags, Access access,
                                  OpenCollection* collection);
 
 // ---- streaming input ----------------------------------------------------------

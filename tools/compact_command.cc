@@ -24,12 +24,15 @@ int Run(const std::vector<std::string>& args) {
           "Rewrites every row (sealed or not) except the deleted ones into one\n"
           "new segment file and swaps it in atomically; the old files are then\n"
           "removed. Prints the deleted rows dropped and the size on disk before\n"
-          "and after.",
+          "and after. Fails, saying so, while another process holds the\n"
+          "collection open for writing.",
           {"tqindex compact --index sift.tq"})) {
     return *done;
   }
   OpenCollection collection;
-  if (std::optional<int> failed = OpenIndexFlag(kName, flags, &collection)) return *failed;
+  if (std::optional<int> failed = OpenIndexFlag(kName, flags, Access::kWrite, &collection)) {
+    return *failed;
+  }
   const auto start = Clock::now();
   const IndexStats before = collection.index->Stats();
   if (absl::Status s = collection.index->Compact(); !s.ok()) return Failure(kName, s);

@@ -29,7 +29,8 @@ int Run(const std::vector<std::string>& args) {
           kName, args, flags,
           "Deletes the ids listed in --ids and prints how many were present.\n"
           "Deleted rows stay in their segment files (marked dead, never\n"
-          "returned) until 'tqindex compact' rewrites the segments.",
+          "returned) until 'tqindex compact' rewrites the segments. Fails, saying\n"
+          "so, while another process holds the collection open for writing.",
           {"tqindex delete --index sift.tq --ids stale_ids.ivecs"})) {
     return *done;
   }
@@ -39,7 +40,7 @@ int Run(const std::vector<std::string>& args) {
   if (!ids_path.ok()) return UsageError(kName, ids_path.status());
   const bool json = flags.GetBool("json");
 
-  absl::StatusOr<std::unique_ptr<TurboQuantIndex>> index = TurboQuantIndex::Open(*dir);
+  absl::StatusOr<std::unique_ptr<TurboQuantIndex>> index = OpenCollectionDir(*dir, Access::kWrite);
   if (!index.ok()) return Failure(kName, index.status());
   absl::StatusOr<turboquant::IdMatrix> ids = turboquant::ReadIdRows(*ids_path);
   if (!ids.ok()) return Failure(kName, ids.status());

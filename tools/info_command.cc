@@ -26,12 +26,16 @@ int Run(const std::vector<std::string>& args) {
           "Prints the collection's settings (dimension, codec, bits, metric, seed,\n"
           "whether float vectors are kept) and contents: live vectors, deleted rows\n"
           "awaiting compaction, rows not yet sealed into a segment, segments, the\n"
-          "code size per vector and the bytes on disk.",
+          "code size per vector and the bytes on disk. Opens the collection\n"
+          "read-only, so it works while a service holds it open for writing\n"
+          "(and shows the writes acknowledged before the command started).",
           {"tqindex info --index sift.tq", "tqindex info --index sift.tq --json"})) {
     return *done;
   }
   OpenCollection collection;
-  if (std::optional<int> failed = OpenIndexFlag(kName, flags, &collection)) return *failed;
+  if (std::optional<int> failed = OpenIndexFlag(kName, flags, Access::kRead, &collection)) {
+    return *failed;
+  }
   const std::string& dir = collection.dir;
   const IndexOptions& o = collection.index->options();
   const IndexStats s = collection.index->Stats();

@@ -20,15 +20,19 @@ int Run(const std::vector<std::string>& args) {
   flags.AddString("index", std::nullopt, "DIR", "The collection.");
   if (std::optional<int> done = ParseFlagsOrPrintHelp(
           kName, args, flags,
-          "Opens the collection (replaying unsealed writes), then reads every\n"
-          "segment file and checks its checksums and its agreement with the\n"
-          "catalog. Prints OK and exits 0 when everything checks; otherwise\n"
-          "prints the error, naming the damaged file, and exits 1.",
+          "Opens the collection read-only (replaying unsealed writes in memory;\n"
+          "it works while a service holds the collection open for writing),\n"
+          "then reads every segment file and checks its checksums and its\n"
+          "agreement with the catalog. Prints OK and exits 0 when everything\n"
+          "checks; otherwise prints the error, naming the damaged file, and\n"
+          "exits 1.",
           {"tqindex verify --index sift.tq"})) {
     return *done;
   }
   OpenCollection collection;
-  if (std::optional<int> failed = OpenIndexFlag(kName, flags, &collection)) return *failed;
+  if (std::optional<int> failed = OpenIndexFlag(kName, flags, Access::kRead, &collection)) {
+    return *failed;
+  }
   if (absl::Status s = collection.index->Verify(); !s.ok()) return Failure(kName, s);
   const turboquant::IndexStats stats = collection.index->Stats();
   absl::PrintF("OK: %s: %d vectors in %d segments, every checksum matches\n", collection.dir,
