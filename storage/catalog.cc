@@ -49,6 +49,9 @@ rocksdb::Options DbOptions(rocksdb::Env* env) {
   options.max_open_files = 64;
   options.keep_log_file_num = 2;
   options.info_log_level = rocksdb::WARN_LEVEL;
+  // After a failed write the index stops taking writes until it is reopened
+  // (src/index/index_impl.h); RocksDB's own retries would only delay that.
+  options.max_bgerror_resume_count = 0;
   return options;
 }
 

@@ -1,8 +1,14 @@
 #include "tests/test_util.h"
 
+#include <stdlib.h>
+
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <random>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -33,13 +39,55 @@ std::string SharedDataPath(const std::string& relative) {
   return std::filesystem::exists(path) ? path.string() : "";
 }
 
+namespace {
+
+// Removes every directory MakeTempDir made once the test program's tests
+// have run, so that `make test` leaves the temp directory as it found it.
+class TempDirCleaner : public ::testing::Environment {
+ public:
+  static TempDirCleaner& Get() {
+    static TempDirCleaner* const cleaner = [] {
+      auto* made = new TempDirCleaner;
+      ::testing::AddGlobalTestEnvironment(made);  // gtest owns it
+      return made;
+    }();
+    return *cleaner;
+  }
+  void Add(const std::string& dir) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    dirs_.push_back(dir);
+  }
+  void TearDown() override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const std::string& dir : dirs_) {
+      std::error_code ignored;
+      std::filesystem::permissions(dir, std::filesystem::perms::owner_all,
+                                   std::filesystem::perm_options::add, ignored);
+      std::filesystem::remove_all(dir, ignored);
+    }
+    dirs_.clear();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> dirs_;
+};
+
+// Registered before main() runs the tests, since an environment added from
+// inside a test would never be torn down.
+const bool kCleanerRegistered = (TempDirCleaner::Get(), true);
+
+}  // namespace
+
 std::string MakeTempDir(const std::string& name) {
-  const std::filesystem::path path =
-      std::filesystem::path(::testing::TempDir()) /
-      (name + "." + std::to_string(::getpid()) + "." + std::to_string(std::rand()));
-  std::filesystem::remove_all(path);
-  std::filesystem::create_directories(path);
-  return path.string();
+  std::string pattern =
+      (std::filesystem::path(::testing::TempDir()) / (name + ".XXXXXX")).string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    ADD_FAILURE() << pattern << ": mkdtemp failed: " << std::strerror(errno);
+    return "";
+  }
+  TempDirCleaner::Get().Add(pattern);
+  return pattern;
 }
 
 }  // namespace turboquant::testing

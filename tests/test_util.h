@@ -17,7 +17,8 @@ std::vector<float> UnitVectors(int n, int dim, uint64_t seed);
 // (tests then GTEST_SKIP with the path they looked for).
 std::string SharedDataPath(const std::string& relative);
 
-// A fresh empty directory under the test temp dir.
+// A fresh empty directory under the test temp dir (mkdtemp), removed with
+// everything in it when the test program's tests have run.
 std::string MakeTempDir(const std::string& name);
 
 }  // namespace turboquant::testing
