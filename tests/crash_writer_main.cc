@@ -1,7 +1,8 @@
 // Child process of crash_test: writes to a collection forever, reporting on
 // stdout what it is about to do and what was acknowledged, until it is killed.
 //   crash_writer DIR FIRST_ID
-// Lines: "ADD first count", "ACK", "DEL id...", "ACK", "COMPACT", "ACK".
+// Lines: "READY" once the collection is open, then "ADD first count", "ACK",
+// "DEL id...", "ACK", "COMPACT", "ACK".
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   setvbuf(stdout, nullptr, _IONBF, 0);
+  std::printf("READY\n");
   for (int round = 0;; ++round) {
     constexpr int kBatch = 100;
     std::vector<int64_t> ids(kBatch);

@@ -15,7 +15,10 @@ Status TurboQuantIndex::Impl::Verify() const {
     const storage::SegmentFile& file = *s.segment->file();
     std::error_code error;
     const uintmax_t size = fs::file_size(file.path(), error);
-    if (error || size != file.file_bytes()) {
+    // A reader's mapping outlives the file when the writer compacts it away.
+    const bool removed_by_writer = error == std::errc::no_such_file_or_directory &&
+                                   catalog_ != nullptr && catalog_->read_only();
+    if (!removed_by_writer && (error || size != file.file_bytes())) {
       return absl::DataLossError(absl::StrFormat(
           "%s: segment file is missing or was changed (%d bytes mapped, %s on disk)", file.path(),
           file.file_bytes(), error ? error.message() : std::to_string(size) + " bytes"));

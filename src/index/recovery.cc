@@ -139,8 +139,19 @@ Status TurboQuantIndex::Impl::Recover(const storage::CatalogContents& contents) 
 Status TurboQuantIndex::Impl::Refresh() {
   std::lock_guard<std::mutex> lock(write_mutex_);
   if (catalog_ == nullptr || !catalog_->read_only()) return absl::OkStatus();
+  // A view older than the one held is read again: it cannot be what the
+  // writer has (its counters only grow). RocksDB 7.8's secondary instances
+  // were seen to open on such a view while the writer flushes (read_only_test).
   storage::CatalogContents contents;
-  if (Status s = catalog_->CatchUp(&contents); !s.ok()) return s;
+  for (int attempt = 1;; ++attempt) {
+    if (Status s = catalog_->CatchUp(&contents); !s.ok()) return s;
+    if (contents.next_sequence >= next_sequence_ && contents.next_segment >= next_segment_) break;
+    if (attempt == kCatchUpAttempts) {
+      return absl::UnavailableError(absl::StrFormat(
+          "%s: the catalog read back older than the one already held; try again", dir_));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(attempt));
+  }
   locations_built_ = false;
   locations_.clear();
   auto next = LoadSnapshot(std::move(contents));

@@ -1,0 +1,253 @@
+// Read-only opens: they write nothing into the collection directory (checked
+// on a directory without write permission, by an unprivileged process, and
+// by comparing every byte and time stamp before and after), and they follow
+// a writer in another process: Refresh() moves forward while search, Verify
+// and Backup keep working, and once the writer stops it shows every
+// acknowledged write and delete. A second writer is refused with a clear
+// error.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/crash_vectors.h"
+#include "tests/test_util.h"
+#include "turboquant/index.h"
+
+namespace turboquant {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Every entry under `dir` with its size, modification time and contents.
+std::string TreeDigest(const std::string& dir) {
+  std::set<std::string> lines;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    struct stat info;
+    if (::lstat(entry.path().c_str(), &info) != 0) continue;
+    std::ostringstream line;
+    line << fs::relative(entry.path(), dir).string() << " mtime=" << info.st_mtim.tv_sec << "." << info.st_mtim.tv_nsec;
+    if (entry.is_regular_file()) {
+      std::ifstream in(entry.path(), std::ios::binary);
+      const std::string bytes(std::istreambuf_iterator<char>(in), {});
+      line << " size=" << bytes.size() << " hash=" << std::hash<std::string>()(bytes);
+    }
+    lines.insert(line.str());
+  }
+  std::string digest;
+  for (const std::string& line : lines) digest += line + "\n";
+  return digest;
+}
+
+void SetWritable(const std::string& dir, bool writable) {
+  const auto bits = fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write;
+  const auto how = writable ? fs::perm_options::add : fs::perm_options::remove;
+  fs::permissions(dir, writable ? bits : bits, how);
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    fs::permissions(entry.path(), writable && !entry.is_directory() ? fs::perms::owner_write : bits,
+                    how);
+  }
+}
+
+std::vector<float> Vectors(int64_t first, int64_t count) {
+  std::vector<float> vectors;
+  for (int64_t id = first; id < first + count; ++id) {
+    const auto v = testing::CrashVector(id);
+    vectors.insert(vectors.end(), v.begin(), v.end());
+  }
+  return vectors;
+}
+
+std::vector<int64_t> Ids(int64_t first, int64_t count) {
+  std::vector<int64_t> ids(count);
+  for (int64_t i = 0; i < count; ++i) ids[i] = first + i;
+  return ids;
+}
+
+// Runs collection_reader; as an unprivileged user (nobody) when this process
+// is root, for whom permissions would not bind. Returns its exit code and
+// output.
+int RunReader(const std::string& dir, const std::string& backup_dir, std::string* output) {
+  int out[2];
+  if (pipe(out) != 0) return -1;
+  const pid_t child = fork();
+  if (child == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    close(out[0]);
+    close(out[1]);
+    if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(126);
+    execl(COLLECTION_READER_PATH, "collection_reader", dir.c_str(), backup_dir.c_str(), nullptr);
+    _exit(127);
+  }
+  close(out[1]);
+  char buffer[4096];
+  for (ssize_t n; (n = read(out[0], buffer, sizeof(buffer))) > 0;) output->append(buffer, n);
+  close(out[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(ReadOnlyTest, ReadOnlyOpenWritesNothingIntoTheDirectory) {
+  const std::string root = testing::MakeTempDir("read_only");
+  fs::permissions(root, fs::perms::all, fs::perm_options::replace);  // reachable by nobody
+  const std::string dir = root + "/c";
+  {
+    auto index = TurboQuantIndex::Create(dir, {.dim = testing::kCrashDim, .keep_vectors = true},
+                                         {.seal_rows = 100});
+    ASSERT_TRUE(index.ok()) << index.status();
+    for (int64_t first : {0, 100}) {  // two sealed segments
+      ASSERT_TRUE((*index)->Add(Ids(first, 100), Vectors(first, 100)).ok());
+    }
+    ASSERT_TRUE((*index)->Add(Ids(200, 50), Vectors(200, 50)).ok());
+    ASSERT_TRUE((*index)->Remove({3, 150}).ok());                    // tombstones
+    ASSERT_TRUE((*index)->Add(Ids(250, 30), Vectors(250, 30)).ok()); // unsealed
+  }
+  const std::string before = TreeDigest(dir);
+  SetWritable(dir, false);
+
+  auto index = TurboQuantIndex::Open(dir, {.read_only = true});
+  ASSERT_TRUE(index.ok()) << index.status();
+  EXPECT_EQ((*index)->size(), 278);
+  EXPECT_TRUE((*index)->Search(testing::CrashVector(7), {.k = 5}).ok());
+  EXPECT_TRUE((*index)->Verify().ok());
+  EXPECT_TRUE((*index)->Refresh().ok());
+  EXPECT_EQ(*(*index)->Get(260), testing::CrashVector(260));
+  const Status write = (*index)->Add({900}, testing::CrashVector(900));
+  EXPECT_EQ(write.code(), absl::StatusCode::kFailedPrecondition) << write;
+  EXPECT_NE(write.message().find("read-only"), std::string::npos) << write;
+  EXPECT_TRUE((*index)->Backup(root + "/backup-in-process").ok());
+
+  std::string output;
+  EXPECT_EQ(RunReader(dir, root + "/backup-by-reader", &output), 0) << output;
+  EXPECT_NE(output.find("COUNT 278\nOK"), std::string::npos) << output;
+  index->reset();
+  EXPECT_EQ(TreeDigest(dir), before) << "a read-only open changed the directory";
+  SetWritable(dir, true);
+
+  for (const char* backup : {"/backup-in-process", "/backup-by-reader"}) {
+    auto copy = TurboQuantIndex::Open(root + backup);
+    ASSERT_TRUE(copy.ok()) << backup << ": " << copy.status();
+    EXPECT_EQ((*copy)->size(), 278) << backup;
+    EXPECT_TRUE((*copy)->Verify().ok()) << backup;
+    EXPECT_FALSE((*copy)->Contains(150)) << backup;
+  }
+}
+
+// What the writer process acknowledged, from its report lines.
+struct WriterReport {
+  std::string text;
+  size_t parsed = 0;
+  std::set<int64_t> present, removed;
+  std::vector<int64_t> pending_add, pending_remove;
+
+  void Parse() {
+    size_t end;
+    while ((end = text.find('\n', parsed)) != std::string::npos) {
+      std::istringstream line(text.substr(parsed, end - parsed));
+      parsed = end + 1;
+      std::string word;
+      line >> word;
+      if (word == "ADD") {
+        int64_t first, count;
+        line >> first >> count;
+        pending_add = Ids(first, count);
+      } else if (word == "DEL") {
+        pending_remove.assign(3, 0);
+        line >> pending_remove[0] >> pending_remove[1] >> pending_remove[2];
+      } else if (word == "ACK") {
+        present.insert(pending_add.begin(), pending_add.end());
+        for (int64_t id : pending_remove) present.erase(id), removed.insert(id);
+        pending_add.clear();
+        pending_remove.clear();
+      }
+    }
+  }
+};
+
+TEST(ReadOnlyTest, ReadersFollowAWriterInAnotherProcess) {
+  const std::string dir = testing::MakeTempDir("follow") + "/c";
+  int out[2];
+  ASSERT_EQ(pipe(out), 0);
+  const pid_t writer = fork();
+  ASSERT_GE(writer, 0);
+  if (writer == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    close(out[0]);
+    close(out[1]);
+    execl(CRASH_WRITER_PATH, "crash_writer", dir.c_str(), "0", nullptr);
+    _exit(127);
+  }
+  close(out[1]);
+  WriterReport report;
+  char buffer[4096];
+  while (report.text.find("READY\n") == std::string::npos) {
+    const ssize_t n = read(out[0], buffer, sizeof(buffer));
+    ASSERT_GT(n, 0) << "the writer exited before it was ready";
+    report.text.append(buffer, n);
+  }
+  fcntl(out[0], F_SETFL, O_NONBLOCK);
+
+  auto second = TurboQuantIndex::Open(dir);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition) << second.status();
+  EXPECT_NE(second.status().message().find("open for writing elsewhere"), std::string::npos)
+      << second.status();
+  auto reader = TurboQuantIndex::Open(dir, {.read_only = true});
+  ASSERT_TRUE(reader.ok()) << reader.status();
+
+  // While the writer runs, a refreshed reader may trail it by the last few
+  // batches (RocksDB 7.8 secondary instances do not always see the newest
+  // records of the writer's log), but never goes back in time and always
+  // serves searches, verification and backups.
+  const std::string backup_dir = testing::MakeTempDir("follow-backup") + "/b";
+  int64_t last_size = 0;
+  for (int round = 0; round < 40 && !HasFailure(); ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    const Status refreshed = (*reader)->Refresh();
+    ASSERT_TRUE(refreshed.ok()) << "round " << round << ": " << refreshed;
+    ASSERT_GE((*reader)->size() + 3, last_size) << "round " << round << " went back in time";
+    last_size = (*reader)->size();
+    ASSERT_TRUE((*reader)->Search(testing::CrashVector(round), {.k = 5, .rerank = 10}).ok());
+    if (round % 10 == 5) {
+      const Status verified = (*reader)->Verify();
+      ASSERT_TRUE(verified.ok()) << "round " << round << ": " << verified;
+    }
+    if (round == 20) ASSERT_TRUE((*reader)->Backup(backup_dir).ok());
+  }
+  kill(writer, SIGKILL);
+  waitpid(writer, nullptr, 0);
+  for (ssize_t n; (n = read(out[0], buffer, sizeof(buffer))) > 0;) report.text.append(buffer, n);
+  close(out[0]);
+  report.Parse();
+  EXPECT_GT(report.present.size(), 500u) << "the writer made too little progress to test much";
+
+  // Once the writer is gone, a refresh shows every acknowledged write and
+  // no acknowledged delete.
+  ASSERT_TRUE((*reader)->Refresh().ok());
+  for (int64_t id : report.present) {
+    if (std::count(report.pending_remove.begin(), report.pending_remove.end(), id)) continue;
+    ASSERT_TRUE((*reader)->Contains(id)) << "acknowledged id " << id << " not visible";
+  }
+  for (int64_t id : report.removed) ASSERT_FALSE((*reader)->Contains(id)) << "removed id " << id;
+  EXPECT_TRUE((*reader)->Verify().ok());
+  auto backup = TurboQuantIndex::Open(backup_dir, {.read_only = true});
+  ASSERT_TRUE(backup.ok()) << backup.status();
+  EXPECT_TRUE((*backup)->Verify().ok());
+  EXPECT_GT((*backup)->size(), 0);
+}
+
+}  // namespace
+}  // namespace turboquant
