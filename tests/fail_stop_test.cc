@@ -1,0 +1,149 @@
+// Fail-stop writes: a failed catalog write (whose outcome is unknown) stops
+// all later writes until the collection is reopened, while reads keep the
+// last good snapshot; a seal that fails after its Add was durable does not
+// fail that Add; Open changes nothing before the whole collection validated;
+// sealing splits at max_segment_rows; Get returns what was added.
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/crash_vectors.h"
+#include "tests/power_loss_file_system.h"
+#include "tests/test_util.h"
+#include "turboquant/index.h"
+
+namespace turboquant {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::CrashVector;
+using testing::kCrashDim;
+
+std::vector<float> Vectors(int64_t first, int64_t count) {
+  std::vector<float> vectors;
+  for (int64_t id = first; id < first + count; ++id) {
+    const auto v = CrashVector(id);
+    vectors.insert(vectors.end(), v.begin(), v.end());
+  }
+  return vectors;
+}
+
+std::vector<int64_t> Ids(int64_t first, int64_t count) {
+  std::vector<int64_t> ids(count);
+  for (int64_t i = 0; i < count; ++i) ids[i] = first + i;
+  return ids;
+}
+
+TEST(FailStopTest, FailedCatalogWriteStopsWritesUntilReopenAndReadsGoOn) {
+  const std::string dir = testing::MakeTempDir("fail_stop") + "/c";
+  auto disk = std::make_shared<testing::PowerLossFileSystem>();
+  OpenOptions open;
+  open.file_system = disk;
+  auto index = TurboQuantIndex::Create(dir, {.dim = kCrashDim, .keep_vectors = true}, open);
+  ASSERT_TRUE(index.ok()) << index.status();
+  ASSERT_TRUE((*index)->Add(Ids(0, 10), Vectors(0, 10)).ok());
+
+  disk->CutPowerAt(disk->operations() + 1);  // the next write to the disk fails
+  EXPECT_FALSE((*index)->Add(Ids(10, 10), Vectors(10, 10)).ok());
+  disk->CutPowerAt(0);  // the disk works again, but the outcome was unknown
+  const Status later = (*index)->Add(Ids(20, 10), Vectors(20, 10));
+  EXPECT_FALSE(later.ok());
+  EXPECT_NE(later.message().find("until it is reopened"), std::string::npos) << later;
+  EXPECT_FALSE((*index)->Remove({1}).ok());
+  EXPECT_FALSE((*index)->Flush().ok());
+  EXPECT_FALSE((*index)->Compact().ok());
+  // Reads keep the last good snapshot.
+  EXPECT_EQ((*index)->size(), 10);
+  EXPECT_EQ(*(*index)->Get(3), CrashVector(3));
+  auto found = (*index)->Search(CrashVector(4), {.k = 1, .rerank = 10});
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->ids[0], 4);
+
+  index->reset();
+  auto reopened = TurboQuantIndex::Open(dir);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_TRUE((*reopened)->Add(Ids(20, 10), Vectors(20, 10)).ok());
+  EXPECT_TRUE((*reopened)->Contains(25));
+  EXPECT_EQ(*(*reopened)->Get(3), CrashVector(3));
+}
+
+TEST(FailStopTest, FailedInlineSealDoesNotFailTheDurableAdd) {
+  const std::string dir = testing::MakeTempDir("fail_stop") + "/c";
+  auto disk = std::make_shared<testing::PowerLossFileSystem>();
+  OpenOptions open{.seal_rows = 50};
+  open.file_system = disk;
+  auto index = TurboQuantIndex::Create(dir, {.dim = kCrashDim, .keep_vectors = true}, open);
+  ASSERT_TRUE(index.ok()) << index.status();
+  // How many disk operations an Add that does not seal makes.
+  const uint64_t before = disk->operations();
+  ASSERT_TRUE((*index)->Add(Ids(0, 10), Vectors(0, 10)).ok());
+  const uint64_t per_add = disk->operations() - before;
+
+  // This Add reaches seal_rows: its batch is written, then the seal fails.
+  disk->CutPowerAt(disk->operations() + per_add + 1);
+  EXPECT_TRUE((*index)->Add(Ids(10, 50), Vectors(10, 50)).ok());
+  disk->CutPowerAt(0);
+  const Status next = (*index)->Add(Ids(60, 1), Vectors(60, 1));
+  EXPECT_NE(next.message().find("sealing failed"), std::string::npos) << next;
+  index->reset();
+  auto reopened = TurboQuantIndex::Open(dir);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->size(), 60);
+  EXPECT_EQ(*(*reopened)->Get(59), CrashVector(59));
+  EXPECT_TRUE((*reopened)->Verify().ok());
+}
+
+TEST(FailStopTest, OpenRemovesNothingWhenTheCollectionDoesNotValidate) {
+  const std::string dir = testing::MakeTempDir("fail_stop") + "/c";
+  {
+    auto index = TurboQuantIndex::Create(dir, {.dim = kCrashDim}, {.seal_rows = 20});
+    ASSERT_TRUE(index.ok());
+    ASSERT_TRUE((*index)->Add(Ids(0, 30), Vectors(0, 30)).ok());
+  }
+  const std::string stray = dir + "/segments/00000000000000ff.tqs";
+  std::ofstream(stray) << "not named by the catalog";
+  // Damage the named segment so that Open fails.
+  for (const auto& entry : fs::directory_iterator(dir + "/segments")) {
+    if (entry.path() != stray) fs::resize_file(entry.path(), 100);
+  }
+  EXPECT_FALSE(TurboQuantIndex::Open(dir).ok());
+  EXPECT_TRUE(fs::exists(stray)) << "Open removed a file before the collection validated";
+}
+
+TEST(FailStopTest, CompactionSplitsSegmentsAtMaxSegmentRows) {
+  const std::string dir = testing::MakeTempDir("fail_stop") + "/c";
+  auto index = TurboQuantIndex::Create(dir, {.dim = kCrashDim, .keep_vectors = true},
+                                       {.seal_rows = 1000, .max_segment_rows = 64});
+  ASSERT_TRUE(index.ok());
+  ASSERT_TRUE((*index)->Add(Ids(0, 200), Vectors(0, 200)).ok());
+  ASSERT_TRUE((*index)->Compact().ok());
+  EXPECT_EQ((*index)->Stats().segments, 4);  // 64 + 64 + 64 + 8
+  index->reset();
+  auto reopened = TurboQuantIndex::Open(dir);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ((*reopened)->size(), 200);
+  EXPECT_EQ(*(*reopened)->Get(199), CrashVector(199));
+  EXPECT_FALSE(TurboQuantIndex::Open(dir, {.max_segment_rows = 0}).ok());
+}
+
+TEST(FailStopTest, GetOnCosineReturnsTheVectorAsAdded) {
+  auto index = TurboQuantIndex::Create(
+      {.dim = kCrashDim, .metric = Metric::kCosine, .keep_vectors = true});
+  ASSERT_TRUE(index.ok());
+  std::vector<float> v = CrashVector(1);
+  for (float& x : v) x *= 7.5f;  // far from unit length
+  ASSERT_TRUE((*index)->Add({1}, v).ok());
+  ASSERT_TRUE((*index)->Add({2}, CrashVector(2)).ok());
+  EXPECT_EQ(*(*index)->Get(1), v);
+  // Re-ranking still scores cosines.
+  auto found = (*index)->Search(v, {.k = 1, .rerank = 2});
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ(found->ids[0], 1);
+  EXPECT_NEAR(found->scores[0], 1.0f, 1e-5f);
+}
+
+}  // namespace
+}  // namespace turboquant
