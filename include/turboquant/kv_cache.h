@@ -47,9 +47,13 @@
 namespace turboquant {
 
 struct KvCacheConfig {
+  // Far beyond any model's head count; per-head state is sized from these, so
+  // larger counts are rejected rather than allocated.
+  static constexpr int kMaxHeads = 1024;
+
   int head_dim = 128;        // a multiple of 64, 64 .. 512
-  int num_kv_heads = 8;
-  int num_query_heads = 32;  // a multiple of num_kv_heads (grouped-query attention)
+  int num_kv_heads = 8;      // 1 .. kMaxHeads
+  int num_query_heads = 32;  // a multiple of num_kv_heads (grouped-query attention), up to kMaxHeads
   double key_bits = 3.5;     // 2, 2.5, 3, 3.5 or 4
   double value_bits = 3.5;   // 2, 2.5, 3, 3.5 or 4
   int residual_window = 128; // newest tokens kept in float32, >= 0

@@ -18,10 +18,12 @@ Status CheckBatch(const char* what, size_t values, size_t per_item, size_t* coun
   return absl::OkStatus();
 }
 
-Status CheckOutputSize(const char* what, size_t got, size_t want) {
-  if (got != want) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s: output holds %d values, %d are needed", what, got, want));
+// Compares by division: count * per_item can wrap around in size_t, and a
+// wrapped product would let a huge batch pass as a small one.
+Status CheckOutputSize(const char* what, size_t got, size_t count, size_t per_item) {
+  if (got % per_item != 0 || got / per_item != count) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: output holds %d values, %d rows of %d are needed", what, got, count, per_item));
   }
   return absl::OkStatus();
 }
@@ -57,6 +59,10 @@ StatusOr<CodecKind> ParseCodecKind(const std::string& name) {
 }
 
 StatusOr<std::unique_ptr<Codec>> Codec::Create(CodecKind kind, const CodecOptions& options) {
+  if (kind != CodecKind::kMse && kind != CodecKind::kProd) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("unknown codec kind %d: expected kMse or kProd", static_cast<int>(kind)));
+  }
   if (kind == CodecKind::kMse) {
     auto codec = MseCodec::Create(options);
     if (!codec.ok()) return codec.status();
@@ -70,7 +76,7 @@ StatusOr<std::unique_ptr<Codec>> Codec::Create(CodecKind kind, const CodecOption
 Status Codec::Encode(absl::Span<const float> vectors, absl::Span<uint8_t> codes) const {
   size_t n;
   if (Status s = CheckBatch("Encode", vectors.size(), dim(), &n); !s.ok()) return s;
-  if (Status s = CheckOutputSize("Encode", codes.size(), n * code_size()); !s.ok()) return s;
+  if (Status s = CheckOutputSize("Encode", codes.size(), n, code_size()); !s.ok()) return s;
   // Validate every row first, so a bad row leaves no partial output, then
   // encode the whole batch in one call of the fused kernel.
   for (size_t i = 0; i < n; ++i) {
@@ -83,7 +89,7 @@ Status Codec::Encode(absl::Span<const float> vectors, absl::Span<uint8_t> codes)
 Status Codec::Decode(absl::Span<const uint8_t> codes, absl::Span<float> vectors) const {
   size_t n;
   if (Status s = CheckBatch("Decode", codes.size(), code_size(), &n); !s.ok()) return s;
-  if (Status s = CheckOutputSize("Decode", vectors.size(), n * dim()); !s.ok()) return s;
+  if (Status s = CheckOutputSize("Decode", vectors.size(), n, dim()); !s.ok()) return s;
   for (size_t i = 0; i < n; ++i) DecodeOne(codes.data() + i * code_size(), vectors.data() + i * dim());
   return absl::OkStatus();
 }
@@ -99,7 +105,7 @@ Status Codec::EstimateInnerProducts(absl::Span<const float> query, absl::Span<co
   if (Status s = CheckBatch("EstimateInnerProducts", codes.size(), code_size(), &n); !s.ok()) {
     return s;
   }
-  if (Status s = CheckOutputSize("EstimateInnerProducts", scores.size(), n); !s.ok()) return s;
+  if (Status s = CheckOutputSize("EstimateInnerProducts", scores.size(), n, 1); !s.ok()) return s;
   PreparedQuery prepared;
   PrepareQuery(query.data(), &prepared);
   for (size_t i = 0; i < n; ++i) {

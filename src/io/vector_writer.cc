@@ -147,6 +147,20 @@ class RowWriter final : public VectorWriter {
   Status failure_;
 };
 
+// Checks that a whole matrix holds rows x dim values. It divides rather than
+// multiplies, since rows * dim can wrap around to the number of values given.
+// A bad dim is left to VectorWriter::Create, which names it.
+Status CheckShape(const std::string& path, const char* what, int64_t rows, int dim,
+                  size_t values) {
+  if (dim < 1) return absl::OkStatus();
+  const size_t width = static_cast<size_t>(dim);
+  if (rows < 0 || values % width != 0 || values / width != static_cast<uint64_t>(rows)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: %s has %d values, not rows x dim = %d x %d", path, what, values, rows, dim));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<VectorWriter>> VectorWriter::Create(const std::string& path, int dim,
@@ -164,6 +178,10 @@ StatusOr<std::unique_ptr<VectorWriter>> VectorWriter::Create(const std::string& 
   if (dim < 1 || dim > kMaxVectorDim) {
     return absl::InvalidArgumentError(
         absl::StrFormat("%s: dimension %d is out of range 1..%d", path, dim, kMaxVectorDim));
+  }
+  if (io::ElementSize(type) == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: unknown element type %d", path, static_cast<int>(type)));
   }
   const std::optional<ElementType> fixed = io::FixedElementType(*format);
   if (fixed.has_value() && *fixed != type) {
@@ -185,10 +203,8 @@ StatusOr<std::unique_ptr<VectorWriter>> VectorWriter::Create(const std::string& 
 }
 
 Status WriteVectors(const std::string& path, const Matrix& matrix, ElementType type) {
-  if (matrix.data.size() != static_cast<size_t>(matrix.rows) * matrix.dim) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s: matrix has %d values, not rows x dim = %d x %d", path,
-                        matrix.data.size(), matrix.rows, matrix.dim));
+  if (Status s = CheckShape(path, "matrix", matrix.rows, matrix.dim, matrix.data.size()); !s.ok()) {
+    return s;
   }
   StatusOr<std::unique_ptr<VectorWriter>> writer = VectorWriter::Create(path, matrix.dim, type);
   if (!writer.ok()) return writer.status();
@@ -198,10 +214,8 @@ Status WriteVectors(const std::string& path, const Matrix& matrix, ElementType t
 }
 
 Status WriteIdRows(const std::string& path, const IdMatrix& ids) {
-  if (ids.data.size() != static_cast<size_t>(ids.rows) * ids.dim) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s: id matrix has %d values, not rows x dim = %d x %d", path,
-                        ids.data.size(), ids.rows, ids.dim));
+  if (Status s = CheckShape(path, "id matrix", ids.rows, ids.dim, ids.data.size()); !s.ok()) {
+    return s;
   }
   // .ivecs and .ibin fix int32; .npy could hold any type, and int32 is what
   // ground-truth consumers expect.

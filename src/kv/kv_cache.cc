@@ -158,6 +158,11 @@ Status KvCacheConfig::Validate() const {
     return absl::InvalidArgumentError(absl::StrFormat(
         "num_kv_heads (%d) and num_query_heads (%d) must be at least 1", num_kv_heads, num_query_heads));
   }
+  if (num_kv_heads > kMaxHeads || num_query_heads > kMaxHeads) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "num_kv_heads (%d) and num_query_heads (%d) must be at most %d", num_kv_heads,
+        num_query_heads, kMaxHeads));
+  }
   if (num_query_heads % num_kv_heads != 0) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "num_query_heads %d is not a multiple of num_kv_heads %d (grouped-query attention)",
