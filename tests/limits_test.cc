@@ -59,7 +59,8 @@ template <typename Call>
   }
   for (const std::string& word : words) {
     if (status.message().find(word) == absl::string_view::npos) {
-      return ::testing::AssertionFailure() << "the message of " << status << " lacks '" << word << "'";
+      return ::testing::AssertionFailure()
+             << "the message of " << status << " lacks '" << word << "'";
     }
   }
   return ::testing::AssertionSuccess() << status;
@@ -229,8 +230,8 @@ TEST(LimitsTest, AddRejectsVectorCountsThatDisagreeWithTheIds) {
 TEST(LimitsTest, AddWithNewIdsRejectsPartialRowsAndHugeBatchesBeforeReadingThem) {
   auto index = SmallIndex();
   const std::vector<float> vectors(kDim, 0.5f);
-  for (size_t floats : {size_t{kDim + 1}, (static_cast<size_t>(kMaxBatchRows) + 1) * kDim,
-                        SIZE_MAX}) {
+  for (size_t floats :
+       {size_t{kDim + 1}, (static_cast<size_t>(kMaxBatchRows) + 1) * kDim, SIZE_MAX}) {
     EXPECT_TRUE(Rejects([&] { return index->AddWithNewIds(Declared(vectors, floats)); },
                         StatusCode::kInvalidArgument,
                         {"not a whole number of 8-dimensional rows, or more than 16777216 rows"}))
@@ -273,9 +274,9 @@ TEST(LimitsTest, CreateRejectsDimensionsAndBitsOutOfRange) {
   }
   for (int bits : {INT_MIN, -1, 0, 9, INT_MAX}) {
     const IndexOptions options{.dim = kDim, .bits = bits};
-    EXPECT_TRUE(Rejects([&] { return TurboQuantIndex::Create(root + "/c", options); },
-                        StatusCode::kInvalidArgument,
-                        {"bits " + std::to_string(bits) + " is out of range for mse: must be 1..8"}));
+    EXPECT_TRUE(Rejects(
+        [&] { return TurboQuantIndex::Create(root + "/c", options); }, StatusCode::kInvalidArgument,
+        {"bits " + std::to_string(bits) + " is out of range for mse: must be 1..8"}));
   }
   EXPECT_FALSE(fs::exists(root + "/c")) << "a rejected Create left a directory behind";
 }
@@ -293,9 +294,10 @@ TEST(LimitsTest, CreateAndOpenRejectSegmentSizesOutOfRange) {
       {.max_segment_rows = std::numeric_limits<int64_t>::max()},
   };
   for (const OpenOptions& open : bad) {
-    EXPECT_TRUE(Rejects([&] { return TurboQuantIndex::Create(root + "/c", options, open); },
-                        StatusCode::kInvalidArgument,
-                        {"seal_rows must be positive and max_segment_rows between 1 and 4294967295"}));
+    EXPECT_TRUE(
+        Rejects([&] { return TurboQuantIndex::Create(root + "/c", options, open); },
+                StatusCode::kInvalidArgument,
+                {"seal_rows must be positive and max_segment_rows between 1 and 4294967295"}));
   }
   EXPECT_FALSE(fs::exists(root + "/c")) << "a rejected Create left a directory behind";
 
@@ -358,16 +360,15 @@ TEST(LimitsTest, CodecCreateRejectsDimensionsAndBitsOutOfRange) {
       CodecOptions options;
       options.dim = kDim;
       options.bits = bits;
-      EXPECT_TRUE(Rejects([&] { return Codec::Create(kind, options); },
-                          StatusCode::kInvalidArgument,
-                          {"bits " + std::to_string(bits) + " is out of range for " +
-                           CodecKindName(kind)}));
+      EXPECT_TRUE(Rejects(
+          [&] { return Codec::Create(kind, options); }, StatusCode::kInvalidArgument,
+          {"bits " + std::to_string(bits) + " is out of range for " + CodecKindName(kind)}));
     }
   }
   EXPECT_TRUE(Rejects([] { return MseCodec::Create(INT_MAX, 4); }, StatusCode::kInvalidArgument,
                       {"dim 2147483647 is out of range"}));
-  EXPECT_TRUE(Rejects([] { return ProdCodec::Create(kDim, INT_MAX); },
-                      StatusCode::kInvalidArgument, {"bits 2147483647 is out of range"}));
+  EXPECT_TRUE(Rejects([] { return ProdCodec::Create(kDim, INT_MAX); }, StatusCode::kInvalidArgument,
+                      {"bits 2147483647 is out of range"}));
   CodecOptions dense;
   dense.dim = Codec::kMaxDenseDim + 1;
   dense.rotation = RotationKind::kDenseOrthogonal;
@@ -406,9 +407,8 @@ TEST(LimitsTest, CodecBatchCallsRejectMismatchedSizesBeforeTouchingMemory) {
   EXPECT_TRUE(Rejects(
       [&] { return (*codec)->Encode(Declared(floats, kDim + 1), absl::MakeSpan(bytes)); },
       StatusCode::kInvalidArgument, {"Encode: 9 values is not a whole number of rows of 8"}));
-  EXPECT_TRUE(Rejects(
-      [&] { return (*codec)->Encode(floats, DeclaredOutput(bytes, SIZE_MAX)); },
-      StatusCode::kInvalidArgument, {"Encode: output holds"}));
+  EXPECT_TRUE(Rejects([&] { return (*codec)->Encode(floats, DeclaredOutput(bytes, SIZE_MAX)); },
+                      StatusCode::kInvalidArgument, {"Encode: output holds"}));
 
   // Decode: 2^63 / 12 rows of 8 floats need 2^65 / 3 floats, which wraps.
   auto wide = Codec::Create(CodecKind::kMse, {.dim = Codec::kMaxDim, .bits = 1});
@@ -494,9 +494,9 @@ TEST(LimitsTest, KvCacheConfigRejectsAbsurdShapes) {
   }
   // Head counts that pass every other check but would size per-head state
   // for billions of heads.
-  for (auto [kv_heads, query_heads] : {std::pair{INT_MAX, INT_MAX}, std::pair{1, INT_MAX},
-                                       std::pair{KvCacheConfig::kMaxHeads + 1,
-                                                 KvCacheConfig::kMaxHeads + 1}}) {
+  for (auto [kv_heads, query_heads] :
+       {std::pair{INT_MAX, INT_MAX}, std::pair{1, INT_MAX},
+        std::pair{KvCacheConfig::kMaxHeads + 1, KvCacheConfig::kMaxHeads + 1}}) {
     KvCacheConfig config = SmallKvConfig();
     config.num_kv_heads = kv_heads;
     config.num_query_heads = query_heads;
@@ -549,12 +549,12 @@ TEST(LimitsTest, KvCacheCallsRejectMismatchedShapesBeforeReadingThem) {
   EXPECT_TRUE(Rejects([&] { return (*cache)->Attention(buffer, absl::MakeSpan(out)); },
                       StatusCode::kFailedPrecondition, {"the cache holds no tokens"}));
   EXPECT_TRUE(Rejects(
-      [&] { return (*cache)->Append(Declared(buffer, huge_rows * row + 1), Declared(buffer, row)); },
+      [&] {
+        return (*cache)->Append(Declared(buffer, huge_rows * row + 1), Declared(buffer, row));
+      },
       StatusCode::kInvalidArgument, {"Append keys", "not a whole number of rows"}));
   EXPECT_TRUE(Rejects(
-      [&] {
-        return (*cache)->Append(Declared(buffer, huge_rows * row), Declared(buffer, row));
-      },
+      [&] { return (*cache)->Append(Declared(buffer, huge_rows * row), Declared(buffer, row)); },
       StatusCode::kInvalidArgument, {"Append: 1125899906842624 key tokens but 1 value tokens"}));
   EXPECT_EQ((*cache)->num_tokens(), 0);
 
@@ -568,12 +568,10 @@ TEST(LimitsTest, KvCacheCallsRejectMismatchedShapesBeforeReadingThem) {
                                    DeclaredOutput(out, query_row));
       },
       StatusCode::kInvalidArgument, {"Attention: output holds 256 floats"}));
-  EXPECT_TRUE(Rejects(
-      [&] { return (*cache)->Attention({}, {}); }, StatusCode::kInvalidArgument,
-      {"not a positive whole number"}));
-  EXPECT_TRUE(Rejects(
-      [&] { return (*cache)->KeyScores(buffer, DeclaredOutput(out, SIZE_MAX)); },
-      StatusCode::kInvalidArgument, {"KeyScores: output holds"}));
+  EXPECT_TRUE(Rejects([&] { return (*cache)->Attention({}, {}); }, StatusCode::kInvalidArgument,
+                      {"not a positive whole number"}));
+  EXPECT_TRUE(Rejects([&] { return (*cache)->KeyScores(buffer, DeclaredOutput(out, SIZE_MAX)); },
+                      StatusCode::kInvalidArgument, {"KeyScores: output holds"}));
 
   const KvCacheConfig config = SmallKvConfig();
   EXPECT_TRUE(Rejects(
@@ -657,11 +655,11 @@ TEST(LimitsTest, VectorReaderRejectsNegativeRowCountsAndCapsHugeOnes) {
 
 TEST(LimitsTest, VectorWriterRejectsAbsurdDimensionsWithoutCreatingTheFile) {
   const std::string root = testing::MakeTempDir("limits");
-  for (const std::string name : {"a.fvecs", "a.ivecs", "a.bvecs", "a.fbin", "a.u8bin", "a.ibin",
-                                 "a.npy"}) {
+  for (const std::string name :
+       {"a.fvecs", "a.ivecs", "a.bvecs", "a.fbin", "a.u8bin", "a.ibin", "a.npy"}) {
     for (int dim : {INT_MIN, -1, 0, kMaxVectorDim + 1, INT_MAX}) {
       const std::string path = root + "/" + name;
-      auto type = name == "a.ivecs" || name == "a.ibin"   ? ElementType::kInt32
+      auto type = name == "a.ivecs" || name == "a.ibin"    ? ElementType::kInt32
                   : name == "a.bvecs" || name == "a.u8bin" ? ElementType::kUint8
                                                            : ElementType::kFloat32;
       EXPECT_TRUE(Rejects([&] { return VectorWriter::Create(path, dim, type); },
@@ -726,14 +724,11 @@ TEST(LimitsTest, WholeFileWritersRejectShapesThatDisagreeWithTheirData) {
   }
 }
 
+// --- Defects in src/index that this test found (fixed with it).
 
-// --- Defects in src/index found by this test: each is disabled until its fix
-// lands there, and is enabled with it.
-
-// write_path.cc compares static_cast<int64_t>(ids.size()) with
-// kMaxBatchRows, so a span of 2^63 ids or more passes as a negative size and
-// is then read (Remove faults; Add, whose ids x dim wraps to 0, too).
-TEST(LimitsTest, DISABLED_AddAndRemoveRejectIdSpansBeyondInt64) {
+// A span of 2^63 ids or more once passed the batch limit as a negative size
+// and was then read (Remove faulted; Add, whose ids x dim wrapped to 0, too).
+TEST(LimitsTest, AddAndRemoveRejectIdSpansBeyondInt64) {
   auto index = SmallIndex();
   const std::vector<int64_t> ids = {1, 2};
   EXPECT_TRUE(Rejects([&] { return index->Remove(Declared(ids, SIZE_MAX)); },
@@ -742,24 +737,22 @@ TEST(LimitsTest, DISABLED_AddAndRemoveRejectIdSpansBeyondInt64) {
                       StatusCode::kInvalidArgument, {"exceeds the limit of 16777216"}));
 }
 
-// std::filesystem::absolute("") throws inside Create and Backup; the
-// exception wrapper makes it INTERNAL "unexpected exception: filesystem
-// error" rather than an error that names the empty path.
-TEST(LimitsTest, DISABLED_CreateAndBackupRejectAnEmptyPath) {
+// std::filesystem::absolute("") throws inside Create and Backup, which made
+// an INTERNAL "unexpected exception" rather than an error naming the path.
+TEST(LimitsTest, CreateAndBackupRejectAnEmptyPath) {
   EXPECT_TRUE(Rejects([] { return TurboQuantIndex::Create("", IndexOptions{.dim = kDim}); },
                       StatusCode::kInvalidArgument, {"empty"}));
   const std::string root = testing::MakeTempDir("limits");
   auto index = TurboQuantIndex::Create(root + "/c", IndexOptions{.dim = kDim});
   ASSERT_TRUE(index.ok()) << index.status();
-  EXPECT_TRUE(Rejects([&] { return (*index)->Backup(""); }, StatusCode::kInvalidArgument,
-                      {"empty"}));
+  EXPECT_TRUE(
+      Rejects([&] { return (*index)->Backup(""); }, StatusCode::kInvalidArgument, {"empty"}));
 }
 
-// Create never checks the metric: an in-memory index takes Metric(42) and
-// searches as if it were inner product, and a durable Create writes
-// "metric=unknown" into a catalog that every Open then rejects as DataLoss,
-// leaving a directory behind.
-TEST(LimitsTest, DISABLED_CreateRejectsUnknownMetrics) {
+// Create did not check the metric: an in-memory index took Metric(42) and
+// searched as if it were inner product, and a durable Create wrote
+// "metric=unknown" into a catalog that every Open then rejected as DataLoss.
+TEST(LimitsTest, CreateRejectsUnknownMetrics) {
   const IndexOptions options{.dim = kDim, .metric = static_cast<Metric>(42)};
   EXPECT_TRUE(Rejects([&] { return TurboQuantIndex::Create(options); },
                       StatusCode::kInvalidArgument, {"metric"}));
@@ -769,13 +762,13 @@ TEST(LimitsTest, DISABLED_CreateRejectsUnknownMetrics) {
   EXPECT_FALSE(fs::exists(root + "/c"));
 }
 
-// EnsureLocations and RecordLocations compute id + 1 for every id, which
-// overflows (undefined behaviour) for INT64_MAX; the wrapped value loses the
-// maximum, so AddWithNewIds hands out ids below the largest one instead of
+// The id map once computed id + 1 for every id, which overflows for
+// INT64_MAX, so AddWithNewIds handed out ids below the largest one instead of
 // answering that no new ids are left.
-TEST(LimitsTest, DISABLED_AddWithNewIdsAfterTheLargestPossibleIdIsOutOfRange) {
+TEST(LimitsTest, AddWithNewIdsAfterTheLargestPossibleIdIsOutOfRange) {
   auto index = SmallIndex();
-  ASSERT_TRUE(index->Add({std::numeric_limits<int64_t>::max()}, std::vector<float>(kDim, 1.0f)).ok());
+  ASSERT_TRUE(
+      index->Add({std::numeric_limits<int64_t>::max()}, std::vector<float>(kDim, 1.0f)).ok());
   EXPECT_TRUE(Rejects([&] { return index->AddWithNewIds(std::vector<float>(kDim, 2.0f)); },
                       StatusCode::kOutOfRange, {"no new ids left"}));
 }

@@ -44,6 +44,7 @@ Status WriteWhenFull(storage::Catalog& catalog, rocksdb::WriteBatch* batch, bool
 
 Status TurboQuantIndex::Impl::Backup(const std::string& dir) const {
   if (catalog_ == nullptr) return absl::FailedPreconditionError("an in-memory index has no files to back up");
+  if (dir.empty()) return absl::InvalidArgumentError("the backup directory path is empty");
   const std::shared_ptr<const Snapshot> snapshot = Current();
   std::error_code error;
   if (fs::exists(dir, error) && !fs::is_empty(dir, error)) {

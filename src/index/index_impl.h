@@ -173,7 +173,7 @@ class TurboQuantIndex::Impl {
     if (!locations_built_) return;
     for (size_t row = 0; row < segment.rows(); ++row) {
       locations_[segment.id(row)] = {&segment, row};
-      next_new_id_ = std::max(next_new_id_, segment.id(row) + 1);
+      largest_id_ = std::max(largest_id_, segment.id(row));
     }
   }
   void AppendUnsealed(absl::Span<const int64_t> ids, const std::vector<uint8_t>& codes,
@@ -223,7 +223,7 @@ class TurboQuantIndex::Impl {
   // so that opening a large collection does not read them.
   bool locations_built_ = false;
   absl::flat_hash_map<int64_t, Location> locations_;
-  int64_t next_new_id_ = 0;  // one past the largest id in locations_
+  int64_t largest_id_ = -1;  // of every id recorded in locations_; -1 = none
 };
 
 }  // namespace turboquant

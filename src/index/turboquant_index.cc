@@ -36,6 +36,11 @@ StatusOr<Metric> ParseMetric(const std::string& name) {
 namespace {
 
 StatusOr<std::unique_ptr<Codec>> MakeCodec(const IndexOptions& options) {
+  if (options.metric != Metric::kInnerProduct && options.metric != Metric::kCosine &&
+      options.metric != Metric::kL2) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("unknown metric %d", static_cast<int>(options.metric)));
+  }
   CodecOptions codec_options;
   codec_options.dim = options.dim;
   codec_options.bits = options.bits;
@@ -53,6 +58,11 @@ StatusOr<std::unique_ptr<TurboQuantIndex>> TurboQuantIndex::Create(const IndexOp
 }
 
 namespace {
+
+Status CheckPath(const std::string& dir) {
+  return dir.empty() ? absl::InvalidArgumentError("the collection directory path is empty")
+                     : absl::OkStatus();
+}
 
 Status CheckOpenOptions(const OpenOptions& open) {
   if (open.seal_rows < 1 || open.max_segment_rows < 1 || open.max_segment_rows > kMaxSegmentRows) {
@@ -83,6 +93,7 @@ StatusOr<std::unique_ptr<TurboQuantIndex>> TurboQuantIndex::Create(const std::st
                                                                    const IndexOptions& options,
                                                                    const OpenOptions& open) {
   return WithoutExceptions([&]() -> StatusOr<std::unique_ptr<TurboQuantIndex>> {
+    if (Status s = CheckPath(dir); !s.ok()) return s;
     if (auto codec = MakeCodec(options); !codec.ok()) return codec.status();
     if (Status s = CheckOpenOptions(open); !s.ok()) return s;
     if (open.read_only) return absl::InvalidArgumentError("Create cannot be read-only");
@@ -119,6 +130,7 @@ StatusOr<std::unique_ptr<TurboQuantIndex>> TurboQuantIndex::Create(const std::st
 StatusOr<std::unique_ptr<TurboQuantIndex>> TurboQuantIndex::Open(const std::string& dir,
                                                                  const OpenOptions& open) {
   return WithoutExceptions([&]() -> StatusOr<std::unique_ptr<TurboQuantIndex>> {
+    if (Status s = CheckPath(dir); !s.ok()) return s;
     if (Status s = CheckOpenOptions(open); !s.ok()) return s;
     std::error_code error;
     if (!fs::is_directory(dir, error)) {

@@ -29,12 +29,12 @@ void TurboQuantIndex::Impl::EnsureLocations() {
   if (locations_built_) return;
   const std::shared_ptr<const Snapshot> current = Current();
   locations_.reserve(static_cast<size_t>(current->live_count()));
-  next_new_id_ = 0;
+  largest_id_ = -1;
   for (const SnapshotSegment& s : current->segments) {
     for (size_t row = 0; row < s.segment->rows(); ++row) {
       if (internal::IsLive(s.live, row)) {
         locations_[s.segment->id(row)] = {s.segment.get(), row};
-        next_new_id_ = std::max(next_new_id_, s.segment->id(row) + 1);
+        largest_id_ = std::max(largest_id_, s.segment->id(row));
       }
     }
   }
@@ -62,7 +62,7 @@ Status TurboQuantIndex::Impl::WriteCatalog(rocksdb::WriteBatch* batch) {
 }
 
 Status TurboQuantIndex::Impl::CheckBatchIds(absl::Span<const int64_t> ids) const {
-  if (static_cast<int64_t>(ids.size()) > kMaxBatchRows) {
+  if (ids.size() > static_cast<size_t>(kMaxBatchRows)) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "a batch of %d ids exceeds the limit of %d per call; split it", ids.size(), kMaxBatchRows));
   }
@@ -165,7 +165,7 @@ void TurboQuantIndex::Impl::MergeSmallChunks(Snapshot* next) {
 StatusOr<TurboQuantIndex::Impl::EncodedRows> TurboQuantIndex::Impl::Encode(
     absl::Span<const float> vectors) const {
   const size_t dim = static_cast<size_t>(options_.dim);
-  if (vectors.size() % dim != 0 || static_cast<int64_t>(vectors.size() / dim) > kMaxBatchRows) {
+  if (vectors.size() % dim != 0 || vectors.size() / dim > static_cast<size_t>(kMaxBatchRows)) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "%d floats are not a whole number of %d-dimensional rows, or more than %d rows",
         vectors.size(), dim, kMaxBatchRows));
@@ -184,12 +184,12 @@ StatusOr<TurboQuantIndex::Impl::EncodedRows> TurboQuantIndex::Impl::Encode(
 
 Status TurboQuantIndex::Impl::Add(absl::Span<const int64_t> ids, absl::Span<const float> vectors) {
   const size_t dim = static_cast<size_t>(options_.dim);
+  if (Status s = CheckBatchIds(ids); !s.ok()) return s;
   if (vectors.size() != ids.size() * dim) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "Add got %d ids but %d floats; expected %d (ids x dimension %d)", ids.size(),
         vectors.size(), ids.size() * dim, dim));
   }
-  if (Status s = CheckBatchIds(ids); !s.ok()) return s;
   // Encoding depends on the codec alone: no lock needed.
   auto rows = Encode(vectors);
   if (!rows.ok()) return rows.status();
@@ -202,10 +202,13 @@ StatusOr<int64_t> TurboQuantIndex::Impl::AddWithNewIds(absl::Span<const float> v
   if (!rows.ok()) return rows.status();
   std::lock_guard<std::mutex> lock(write_mutex_);
   EnsureLocations();
-  const int64_t first = next_new_id_;
-  if (first > std::numeric_limits<int64_t>::max() - static_cast<int64_t>(rows->count)) {
-    return absl::OutOfRangeError("no new ids left after the largest id in the index");
+  const int64_t room = std::numeric_limits<int64_t>::max() - largest_id_;  // ids after the largest
+  if (rows->count > 0 && static_cast<uint64_t>(room) < rows->count) {
+    return absl::OutOfRangeError(absl::StrFormat(
+        "no new ids left for %d vectors after the largest id in the index, %d", rows->count,
+        largest_id_));
   }
+  const int64_t first = largest_id_ + 1;
   std::vector<int64_t> ids(rows->count);
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = first + static_cast<int64_t>(i);
   if (Status s = CommitRows(ids, *rows); !s.ok()) return s;
@@ -266,7 +269,7 @@ void TurboQuantIndex::Impl::SealIfFull() {
 }
 
 StatusOr<int64_t> TurboQuantIndex::Impl::Remove(absl::Span<const int64_t> ids) {
-  if (static_cast<int64_t>(ids.size()) > kMaxBatchRows) {
+  if (ids.size() > static_cast<size_t>(kMaxBatchRows)) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "a batch of %d ids exceeds the limit of %d per call; split it", ids.size(), kMaxBatchRows));
   }
