@@ -23,8 +23,8 @@ namespace {
 
 constexpr int kDim = 16;
 constexpr int kSealRows = 64;
-constexpr int kSealedBatches = 4;   // ids 0..255, one sealed segment each
-constexpr int kUnsealedRows = 40;   // ids 256..295 stay in the write-ahead
+constexpr int kSealedBatches = 4;  // ids 0..255, one sealed segment each
+constexpr int kUnsealedRows = 40;  // ids 256..295 stay in the write-ahead
 constexpr int kNumQueries = 4;
 constexpr int64_t kUnknownId = 1000000;
 
@@ -145,7 +145,8 @@ class FilterTest : public ::testing::TestWithParam<Stage> {
                                      results->ids.begin() + (q + 1) * k);
       EXPECT_EQ(got, BruteForce(q, k, allowed)) << "query " << q;
       for (int j = 0; j < k; ++j) {
-        EXPECT_EQ(std::isnan(results->scores[q * k + j]), got[j] == -1) << "query " << q << " slot " << j;
+        EXPECT_EQ(std::isnan(results->scores[q * k + j]), got[j] == -1)
+            << "query " << q << " slot " << j;
       }
     }
   }
@@ -158,8 +159,11 @@ class FilterTest : public ::testing::TestWithParam<Stage> {
 
 // Sealed, unsealed and upserted ids, removed ids and ids never added.
 std::vector<int64_t> MixedAllowList() {
-  return {0, 1, 2, 3, 10, 64, 70, 80, 130, 140, 199, 200, 257, 260, 265, 270, 290, 401,
-          kUnknownId, -7};
+  std::vector<int64_t> ids = {0, 1, 2, 64, 130, 199, 257, 290};    // live as first added
+  for (int64_t id : {10, 80, 265, 401}) ids.push_back(id);          // upserted, or added late
+  for (int64_t id : {3, 70, 140, 200, 260, 270}) ids.push_back(id);  // removed
+  for (int64_t id : {kUnknownId, int64_t{-7}}) ids.push_back(id);    // never added
+  return ids;
 }
 
 bool Listed(const std::vector<int64_t>& list, int64_t id) {
@@ -180,7 +184,8 @@ TEST_P(FilterTest, AllowOnlyPadsWithMinusOneWhenKExceedsTheAllowedCount) {
 }
 
 TEST_P(FilterTest, EmptyAllowListMatchesNothing) {
-  for (const Filter& filter : {Filter::AllowOnly({}), Filter::AllowOnly({3, 260, kUnknownId, -1})}) {
+  for (const Filter& filter :
+       {Filter::AllowOnly({}), Filter::AllowOnly({3, 260, kUnknownId, -1})}) {
     auto results = Search(filter, 10);
     ASSERT_TRUE(results.ok()) << results.status();
     ASSERT_EQ(results->ids.size(), size_t{kNumQueries * 10});
@@ -224,8 +229,8 @@ TEST_P(FilterTest, BitmapMatchesExactlyItsSetBits) {
 }
 
 TEST_P(FilterTest, EmptyOrMissingBitmapMatchesNothing) {
-  for (const Filter& filter :
-       {Filter::FromBitmap(nullptr), Filter::FromBitmap(std::make_shared<std::vector<uint64_t>>())}) {
+  for (const Filter& filter : {Filter::FromBitmap(nullptr),
+                               Filter::FromBitmap(std::make_shared<std::vector<uint64_t>>())}) {
     auto results = Search(filter, 3);
     ASSERT_TRUE(results.ok()) << results.status();
     EXPECT_EQ(results->ids, std::vector<int64_t>(kNumQueries * 3, -1));
