@@ -1,8 +1,12 @@
 // Child process of read_only_test: opens a collection read-only, searches,
 // verifies and backs it up, then prints "COUNT n" and "OK" (or the error).
-// The test runs it as an unprivileged user on a directory without write
-// permission.
+// Started as root, it first becomes the unprivileged user nobody, for whom a
+// directory without write permission really is read-only. (It drops the
+// privileges itself rather than being started as nobody, which could not
+// reach a binary under a private build directory.)
 //   collection_reader DIR BACKUP_DIR
+#include <unistd.h>
+
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -13,6 +17,11 @@ int main(int argc, char** argv) {
   if (argc != 3) {
     std::fprintf(stderr, "usage: collection_reader DIR BACKUP_DIR\n");
     return 2;
+  }
+  constexpr uid_t kNobody = 65534;
+  if (geteuid() == 0 && (setgid(kNobody) != 0 || setuid(kNobody) != 0)) {
+    std::printf("could not become nobody\n");
+    return 1;
   }
   using turboquant::TurboQuantIndex;
   auto index = TurboQuantIndex::Open(argv[1], {.read_only = true});

@@ -77,9 +77,8 @@ std::vector<int64_t> Ids(int64_t first, int64_t count) {
   return ids;
 }
 
-// Runs collection_reader; as an unprivileged user (nobody) when this process
-// is root, for whom permissions would not bind. Returns its exit code and
-// output.
+// Runs collection_reader (which becomes nobody when started as root, for
+// whom permissions would not bind). Returns its exit code and output.
 int RunReader(const std::string& dir, const std::string& backup_dir, std::string* output) {
   int out[2];
   if (pipe(out) != 0) return -1;
@@ -88,7 +87,6 @@ int RunReader(const std::string& dir, const std::string& backup_dir, std::string
     dup2(out[1], STDOUT_FILENO);
     close(out[0]);
     close(out[1]);
-    if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(126);
     execl(COLLECTION_READER_PATH, "collection_reader", dir.c_str(), backup_dir.c_str(), nullptr);
     _exit(127);
   }
