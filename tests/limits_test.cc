@@ -773,5 +773,17 @@ TEST(LimitsTest, AddWithNewIdsAfterTheLargestPossibleIdIsOutOfRange) {
                       StatusCode::kOutOfRange, {"no new ids left"}));
 }
 
+// An empty index records no id (its largest is -1), so the room for new ids
+// is the whole id space, which must be computed without signed overflow;
+// UBSan (the ASan build of `make test`) aborts on INT64_MAX - (-1).
+TEST(LimitsTest, AddWithNewIdsStartsAtZeroOnAnEmptyIndex) {
+  auto index = TurboQuantIndex::Create(IndexOptions{.dim = kDim});
+  ASSERT_TRUE(index.ok()) << index.status();
+  StatusOr<int64_t> first;
+  EXPECT_NO_THROW(first = (*index)->AddWithNewIds(std::vector<float>(kDim, 1.0f)));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, 0);
+}
+
 }  // namespace
 }  // namespace turboquant
