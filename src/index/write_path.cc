@@ -202,8 +202,10 @@ StatusOr<int64_t> TurboQuantIndex::Impl::AddWithNewIds(absl::Span<const float> v
   if (!rows.ok()) return rows.status();
   std::lock_guard<std::mutex> lock(write_mutex_);
   EnsureLocations();
-  const int64_t room = std::numeric_limits<int64_t>::max() - largest_id_;  // ids after the largest
-  if (rows->count > 0 && static_cast<uint64_t>(room) < rows->count) {
+  // Ids left after the largest (2^63 when the index is empty).
+  const uint64_t room = static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) -
+                        static_cast<uint64_t>(largest_id_);
+  if (room == 0 || room < rows->count) {
     return absl::OutOfRangeError(absl::StrFormat(
         "no new ids left for %d vectors after the largest id in the index, %d", rows->count,
         largest_id_));
