@@ -2,8 +2,10 @@
 
 #include <stdlib.h>
 
+#include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
@@ -66,6 +68,20 @@ Status OpenError(const rocksdb::Status& status, const std::string& dir) {
   return FromRocks(status, dir);
 }
 
+// How a batch changes the number of tombstone and write-ahead records.
+class RecordCounter : public rocksdb::WriteBatch::Handler {
+ public:
+  void Put(const rocksdb::Slice& key, const rocksdb::Slice&) override { Count(key, +1); }
+  void Delete(const rocksdb::Slice& key) override { Count(key, -1); }
+  int64_t tombstones = 0, pending = 0;
+
+ private:
+  void Count(const rocksdb::Slice& key, int delta) {
+    if (key.starts_with(kTombstonePrefix)) tombstones += delta;
+    if (key.starts_with(kPendingPrefix)) pending += delta;
+  }
+};
+
 // A private directory for a secondary instance's own files (its info log).
 StatusOr<std::string> MakeSecondaryDir() {
   const char* tmp = std::getenv("TMPDIR");
@@ -111,6 +127,12 @@ bool DecodeCatalogRecord(absl::string_view key, absl::string_view value, Catalog
     return true;
   }
   if (key == Catalog::kNextSegmentKey) return GetU64(&value, &contents->next_segment) && value.empty();
+  if (key == Catalog::kVersionKey) return GetU64(&value, &contents->version) && value.empty();
+  if (key == Catalog::kKeyCountsKey) {
+    contents->counted = true;
+    return GetU64(&value, &contents->expected_tombstones) &&
+           GetU64(&value, &contents->expected_pending) && value.empty();
+  }
   if (key == Catalog::kNextSequenceKey) {
     return GetU64(&value, &contents->next_sequence) && value.empty();
   }
@@ -199,6 +221,9 @@ StatusOr<std::unique_ptr<Catalog>> Catalog::Create(const std::string& dir,
   rocksdb::DB* db = nullptr;
   if (Status s = FromRocks(rocksdb::DB::Open(db_options, dir, &db), dir); !s.ok()) return s;
   catalog->db_.reset(db);
+  auto hint = VersionHint::Open(dir);
+  if (!hint.ok()) return hint.status();
+  catalog->hint_ = std::move(*hint);
   rocksdb::WriteBatch batch;
   batch.Put(kOptionsKey, EncodeOptions(options));
   batch.Put(kNextSegmentKey, EncodeCounter(1));
@@ -220,18 +245,23 @@ StatusOr<std::unique_ptr<Catalog>> Catalog::Open(const std::string& dir, FileSys
   }
   auto catalog =
       std::unique_ptr<Catalog>(new Catalog(dir, rocksdb::NewCompositeEnv(fs), secondary_dir));
-  rocksdb::Options db_options = DbOptions(catalog->env_.get());
-  rocksdb::DB* db = nullptr;
-  rocksdb::Status opened;
   if (read_only) {
-    db_options.max_open_files = -1;  // what secondary instances need
-    opened = rocksdb::DB::OpenAsSecondary(db_options, dir, secondary_dir, &db);
-  } else {
-    opened = rocksdb::DB::Open(db_options, dir, &db);
+    if (Status s = catalog->CatchUp(contents); !s.ok()) return s;
+    return catalog;
   }
-  if (Status s = OpenError(opened, dir); !s.ok()) return s;
+  rocksdb::DB* db = nullptr;
+  if (Status s = OpenError(rocksdb::DB::Open(DbOptions(catalog->env_.get()), dir, &db), dir); !s.ok()) {
+    return s;
+  }
   catalog->db_.reset(db);
   if (Status s = catalog->ReadContents(contents); !s.ok()) return s;
+  auto hint = VersionHint::Open(dir);
+  if (!hint.ok()) return hint.status();
+  catalog->hint_ = std::move(*hint);
+  catalog->version_ = contents->version;
+  catalog->tombstones_ = contents->tombstones.size();
+  catalog->pending_ = contents->pending.size();
+  catalog->hint_->Publish(catalog->version_);
   return catalog;
 }
 
@@ -262,18 +292,21 @@ Status Catalog::ReadContents(CatalogContents* contents) {
           absl::StrFormat("%s: malformed catalog record '%s'", path_, it->key().ToString(true)));
     }
   }
-  return FromRocks(it->status(), path_);
+  if (Status s = FromRocks(it->status(), path_); !s.ok()) return s;
+  if (contents->counted && (contents->tombstones.size() != contents->expected_tombstones ||
+                            contents->pending.size() != contents->expected_pending)) {
+    return absl::DataLossError(absl::StrFormat(
+        "%s: the catalog holds %d tombstones and %d write-ahead records; it records %d and %d",
+        path_, contents->tombstones.size(), contents->pending.size(),
+        contents->expected_tombstones, contents->expected_pending));
+  }
+  return absl::OkStatus();
 }
 
-Status Catalog::CatchUp(CatalogContents* contents) {
-  if (!read_only()) return absl::FailedPreconditionError(path_ + ": only read-only catalogs catch up");
-  // A new secondary instance rather than TryCatchUpWithPrimary: with RocksDB
-  // 7.8 a caught-up instance was seen to miss write-ahead records and keep
-  // range-deleted tombstones of a compaction (read_only_test), while a fresh
-  // one reads the writer's MANIFEST and logs as they are.
+Status Catalog::ReadAsSecondary(CatalogContents* contents) {
   db_.reset();
   rocksdb::Options db_options = DbOptions(env_.get());
-  db_options.max_open_files = -1;
+  db_options.max_open_files = -1;  // what secondary instances need
   rocksdb::DB* db = nullptr;
   if (Status s = OpenError(rocksdb::DB::OpenAsSecondary(db_options, path_, secondary_dir_, &db), path_);
       !s.ok()) {
@@ -283,17 +316,52 @@ Status Catalog::CatchUp(CatalogContents* contents) {
   return ReadContents(contents);
 }
 
+Status Catalog::CatchUp(CatalogContents* contents) {
+  if (!read_only()) return absl::FailedPreconditionError(path_ + ": only read-only catalogs catch up");
+  // A new secondary instance each time rather than TryCatchUpWithPrimary,
+  // which with RocksDB 7.8 was seen to miss records and keep range-deleted
+  // ones; and a new instance can still open on a view older than the
+  // writer's or missing records, so it is read again until it reaches the
+  // published version and holds the records the catalog counts.
+  constexpr int kAttempts = 50;
+  const uint64_t target = VersionHint::Read(path_);
+  for (int attempt = 1;; ++attempt) {
+    // A view missing some records (DataLoss from ReadContents) is read again
+    // too: an instance that opens while the writer drops an old log can
+    // miss that log's records.
+    const Status read = ReadAsSecondary(contents);
+    if (read.ok() && contents->version >= target) return absl::OkStatus();
+    if (!read.ok() && !absl::IsDataLoss(read)) return read;
+    if (attempt == kAttempts) {
+      return read.ok() ? absl::UnavailableError(absl::StrFormat(
+                             "%s: could not read the writer's version %d (read %d); try again",
+                             path_, target, contents->version))
+                       : read;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(attempt));
+  }
+}
+
 Status Catalog::Write(rocksdb::WriteBatch* batch) {
   if (read_only()) {
     return absl::FailedPreconditionError(path_ + ": the collection was opened read-only");
   }
+  RecordCounter counter;
+  if (Status s = FromRocks(batch->Iterate(&counter), path_); !s.ok()) return s;
+  const uint64_t tombstones = tombstones_ + counter.tombstones;
+  const uint64_t pending = pending_ + counter.pending;
+  std::string counts;
+  PutU64(&counts, tombstones);
+  PutU64(&counts, pending);
+  batch->Put(kKeyCountsKey, counts);
+  batch->Put(kVersionKey, EncodeCounter(version_ + 1));
   rocksdb::WriteOptions write;
   write.sync = true;
-  return FromRocks(db_->Write(write, batch), path_);
-}
-
-void Catalog::DeletePending(uint64_t first, uint64_t end, rocksdb::WriteBatch* batch) {
-  batch->DeleteRange(PendingKey(first), PendingKey(end));
+  if (Status s = FromRocks(db_->Write(write, batch), path_); !s.ok()) return s;
+  tombstones_ = tombstones;
+  pending_ = pending;
+  hint_->Publish(++version_);
+  return absl::OkStatus();
 }
 
 Status Catalog::ReclaimWriteAhead() {

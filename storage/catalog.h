@@ -6,6 +6,10 @@
 //   wal/<sequence>                  an acknowledged vector not yet sealed:
 //                                   id, code and (keep_vectors) the float row
 //   next_segment, next_sequence     counters
+//   version                         committed batches so far (every Write
+//                                   bumps it; see storage/version_hint.h)
+//   key_counts                      how many tomb/ and wal/ records there are,
+//                                   so that a view missing some is detected
 //
 // Numbers in keys are 16 hex digits, so keys sort numerically. Every change
 // is one synced WriteBatch (the RocksDB WAL is never disabled), so a write
@@ -27,6 +31,7 @@
 #include "rocksdb/env.h"
 #include "rocksdb/write_batch.h"
 #include "storage/file_system.h"
+#include "storage/version_hint.h"
 #include "turboquant/index.h"
 
 namespace turboquant::storage {
@@ -57,6 +62,12 @@ struct CatalogContents {
   std::vector<PendingRow> pending;      // ascending sequence
   uint64_t next_segment = 1;
   uint64_t next_sequence = 1;
+  uint64_t version = 0;
+  // From key_counts (absent in catalogs of older builds): what `tombstones`
+  // and `pending` should hold.
+  bool counted = false;
+  uint64_t expected_tombstones = 0;
+  uint64_t expected_pending = 0;
 };
 
 class Catalog {
@@ -75,11 +86,13 @@ class Catalog {
                                                  bool read_only, CatalogContents* contents);
   ~Catalog();
 
-  // Applies a batch with sync = true. FailedPrecondition on a read-only
-  // catalog.
+  // Applies a batch with sync = true, adding the next version and the new
+  // record counts to it, and publishing that version once it is durable.
+  // Every Put of a tomb/ or wal/ key must create it, and every Delete remove
+  // one that exists. FailedPrecondition on a read-only catalog.
   Status Write(rocksdb::WriteBatch* batch);
-  // Read-only catalogs: catches up with the writer and reads the contents
-  // again.
+  // Read-only catalogs: catches up with the writer, at least to the version
+  // it had published when the call began, and reads the contents again.
   Status CatchUp(CatalogContents* contents);
   // Frees the space of sealed write-ahead records: flushes the memtable (so
   // RocksDB drops its log) and compacts the write-ahead key range.
@@ -91,13 +104,13 @@ class Catalog {
   static std::string TombstoneKey(uint64_t segment_id, uint64_t row);
   static std::string TombstonePrefix(uint64_t segment_id);
   static std::string PendingKey(uint64_t sequence);
-  // Deletes the write-ahead records [first, end) in `batch`.
-  static void DeletePending(uint64_t first, uint64_t end, rocksdb::WriteBatch* batch);
   static std::string EncodeSegment(const SegmentRecord& record);
   static std::string EncodePending(const PendingRow& row);
   static std::string EncodeCounter(uint64_t value);
   static constexpr const char* kNextSegmentKey = "next_segment";
   static constexpr const char* kNextSequenceKey = "next_sequence";
+  static constexpr const char* kVersionKey = "version";
+  static constexpr const char* kKeyCountsKey = "key_counts";
 
   const std::string& path() const { return path_; }
   bool read_only() const { return !secondary_dir_.empty(); }
@@ -106,11 +119,16 @@ class Catalog {
   Catalog(std::string path, std::unique_ptr<rocksdb::Env> env, std::string secondary_dir)
       : path_(std::move(path)), env_(std::move(env)), secondary_dir_(std::move(secondary_dir)) {}
   Status ReadContents(CatalogContents* contents);
+  // Opens a new secondary instance and reads it.
+  Status ReadAsSecondary(CatalogContents* contents);
 
   std::string path_;
   std::unique_ptr<rocksdb::Env> env_;  // outlives db_
   std::string secondary_dir_;          // read-only: the secondary's own files
   std::unique_ptr<rocksdb::DB> db_;
+  uint64_t version_ = 0;                 // writer: the last committed version
+  uint64_t tombstones_ = 0, pending_ = 0;  // writer: records in the catalog
+  std::unique_ptr<VersionHint> hint_;    // writer
 };
 
 // Applies one catalog record (any key and value read from the catalog) to

@@ -184,6 +184,9 @@ class TurboQuantIndex::Impl {
   // collections, each written and validated before the catalog names it)
   // and publishes the result.
   Status Rewrite(size_t first);
+  // Records in `batch` the deletion of every catalog key of `old`: its
+  // segment record and tombstones, or its rows' write-ahead records.
+  void DropFromCatalog(const SnapshotSegment& old, rocksdb::WriteBatch* batch) const;
   // The merged segments of a Rewrite, as files named in `batch`.
   StatusOr<std::vector<std::shared_ptr<const Segment>>> SealToFiles(
       std::vector<std::shared_ptr<const Segment>> merged, rocksdb::WriteBatch* batch);

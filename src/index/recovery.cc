@@ -95,9 +95,10 @@ StatusOr<std::shared_ptr<Snapshot>> TurboQuantIndex::Impl::LoadSnapshot(
     auto next = SnapshotFromCatalog(contents, reuse);
     // A reader loses a race when the writer compacts between the catalog
     // read and the file opens (the writer removes files right after its
-    // commit); caught up, the catalog no longer names them.
-    if (next.ok() || !absl::IsNotFound(next.status()) || !catalog_->read_only() ||
-        attempt == kCatchUpAttempts) {
+    // commit); caught up, the catalog no longer names them. A view that does
+    // not hold together is read again too before it counts as damage.
+    const bool racy = absl::IsNotFound(next.status()) || absl::IsDataLoss(next.status());
+    if (next.ok() || !racy || !catalog_->read_only() || attempt == kCatchUpAttempts) {
       if (next.ok()) {
         next_segment_ = contents.next_segment;
         next_sequence_ = contents.next_sequence;
@@ -139,19 +140,8 @@ Status TurboQuantIndex::Impl::Recover(const storage::CatalogContents& contents) 
 Status TurboQuantIndex::Impl::Refresh() {
   std::lock_guard<std::mutex> lock(write_mutex_);
   if (catalog_ == nullptr || !catalog_->read_only()) return absl::OkStatus();
-  // A view older than the one held is read again: it cannot be what the
-  // writer has (its counters only grow). RocksDB 7.8's secondary instances
-  // were seen to open on such a view while the writer flushes (read_only_test).
   storage::CatalogContents contents;
-  for (int attempt = 1;; ++attempt) {
-    if (Status s = catalog_->CatchUp(&contents); !s.ok()) return s;
-    if (contents.next_sequence >= next_sequence_ && contents.next_segment >= next_segment_) break;
-    if (attempt == kCatchUpAttempts) {
-      return absl::UnavailableError(absl::StrFormat(
-          "%s: the catalog read back older than the one already held; try again", dir_));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(attempt));
-  }
+  if (Status s = catalog_->CatchUp(&contents); !s.ok()) return s;
   locations_built_ = false;
   locations_.clear();
   auto next = LoadSnapshot(std::move(contents));

@@ -58,6 +58,22 @@ StatusOr<std::vector<std::shared_ptr<const Segment>>> TurboQuantIndex::Impl::Sea
   return sealed;
 }
 
+// Point deletes only: RocksDB 7.8 secondary instances (read-only opens) were
+// seen to keep keys that a DeleteRange had removed (read_only_test).
+void TurboQuantIndex::Impl::DropFromCatalog(const internal::SnapshotSegment& old,
+                                            rocksdb::WriteBatch* batch) const {
+  const Segment& segment = *old.segment;
+  if (segment.has_file()) batch->Delete(storage::Catalog::SegmentKey(segment.segment_id()));
+  for (size_t row = 0; row < segment.rows(); ++row) {
+    const bool live = internal::IsLive(old.live, row);
+    if (segment.has_file() && !live) {
+      batch->Delete(storage::Catalog::TombstoneKey(segment.segment_id(), row));
+    } else if (segment.unsealed() && live) {
+      batch->Delete(storage::Catalog::PendingKey(segment.sequence(row)));
+    }
+  }
+}
+
 Status TurboQuantIndex::Impl::Rewrite(size_t first) {
   const std::shared_ptr<const Snapshot> current = Current();
   std::vector<std::shared_ptr<const Segment>> merged;
@@ -82,16 +98,8 @@ Status TurboQuantIndex::Impl::Rewrite(size_t first) {
     const uint64_t next_segment = next_segment_ + sealed->size();
     batch.Put(storage::Catalog::kNextSegmentKey, storage::Catalog::EncodeCounter(next_segment));
     for (size_t s = first; s < current->segments.size(); ++s) {
-      const Segment& old = *current->segments[s].segment;
-      if (old.has_file()) {
-        batch.Delete(storage::Catalog::SegmentKey(old.segment_id()));
-        batch.DeleteRange(storage::Catalog::TombstonePrefix(old.segment_id()),
-                          storage::Catalog::TombstonePrefix(old.segment_id() + 1));
-      }
+      DropFromCatalog(current->segments[s], &batch);
     }
-    // Every unsealed chunk is at or after `first`, so all write-ahead records
-    // are sealed now.
-    storage::Catalog::DeletePending(0, next_sequence_, &batch);
     // A failed batch may still have reached the disk, so its files stay:
     // the next Open keeps them if the catalog names them, else removes them.
     if (Status s = WriteCatalog(&batch); !s.ok()) return s;
