@@ -39,7 +39,8 @@ Status CreateDirectory(rocksdb::FileSystem& fs, const std::string& dir) {
 
 Status RemoveFile(rocksdb::FileSystem& fs, const std::string& path) {
   const rocksdb::IOStatus status = fs.DeleteFile(path, rocksdb::IOOptions(), nullptr);
-  return status.IsNotFound() || status.IsPathNotFound() ? absl::OkStatus() : FromRocks(status, path);
+  return status.IsNotFound() || status.IsPathNotFound() ? absl::OkStatus()
+                                                        : FromRocks(status, path);
 }
 
 Status RemoveTree(rocksdb::FileSystem& fs, const std::string& dir) {

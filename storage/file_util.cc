@@ -39,7 +39,8 @@ StatusOr<std::unique_ptr<DurableFileWriter>> DurableFileWriter::Create(FileSyste
       !s.ok()) {
     return s;
   }
-  return std::unique_ptr<DurableFileWriter>(new DurableFileWriter(std::move(fs), path, std::move(file)));
+  return std::unique_ptr<DurableFileWriter>(
+      new DurableFileWriter(std::move(fs), path, std::move(file)));
 }
 
 DurableFileWriter::~DurableFileWriter() {

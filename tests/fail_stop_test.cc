@@ -19,23 +19,10 @@ namespace turboquant {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::ConsecutiveIds;
 using testing::CrashVector;
+using testing::CrashVectors;
 using testing::kCrashDim;
-
-std::vector<float> Vectors(int64_t first, int64_t count) {
-  std::vector<float> vectors;
-  for (int64_t id = first; id < first + count; ++id) {
-    const auto v = CrashVector(id);
-    vectors.insert(vectors.end(), v.begin(), v.end());
-  }
-  return vectors;
-}
-
-std::vector<int64_t> Ids(int64_t first, int64_t count) {
-  std::vector<int64_t> ids(count);
-  for (int64_t i = 0; i < count; ++i) ids[i] = first + i;
-  return ids;
-}
 
 TEST(FailStopTest, FailedCatalogWriteStopsWritesUntilReopenAndReadsGoOn) {
   const std::string dir = testing::MakeTempDir("fail_stop") + "/c";
@@ -44,12 +31,12 @@ TEST(FailStopTest, FailedCatalogWriteStopsWritesUntilReopenAndReadsGoOn) {
   open.file_system = disk;
   auto index = TurboQuantIndex::Create(dir, {.dim = kCrashDim, .keep_vectors = true}, open);
   ASSERT_TRUE(index.ok()) << index.status();
-  ASSERT_TRUE((*index)->Add(Ids(0, 10), Vectors(0, 10)).ok());
+  ASSERT_TRUE((*index)->Add(ConsecutiveIds(0, 10), CrashVectors(0, 10)).ok());
 
   disk->CutPowerAt(disk->operations() + 1);  // the next write to the disk fails
-  EXPECT_FALSE((*index)->Add(Ids(10, 10), Vectors(10, 10)).ok());
+  EXPECT_FALSE((*index)->Add(ConsecutiveIds(10, 10), CrashVectors(10, 10)).ok());
   disk->CutPowerAt(0);  // the disk works again, but the outcome was unknown
-  const Status later = (*index)->Add(Ids(20, 10), Vectors(20, 10));
+  const Status later = (*index)->Add(ConsecutiveIds(20, 10), CrashVectors(20, 10));
   EXPECT_FALSE(later.ok());
   EXPECT_NE(later.message().find("until it is reopened"), std::string::npos) << later;
   EXPECT_FALSE((*index)->Remove({1}).ok());
@@ -65,7 +52,7 @@ TEST(FailStopTest, FailedCatalogWriteStopsWritesUntilReopenAndReadsGoOn) {
   index->reset();
   auto reopened = TurboQuantIndex::Open(dir);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
-  EXPECT_TRUE((*reopened)->Add(Ids(20, 10), Vectors(20, 10)).ok());
+  EXPECT_TRUE((*reopened)->Add(ConsecutiveIds(20, 10), CrashVectors(20, 10)).ok());
   EXPECT_TRUE((*reopened)->Contains(25));
   EXPECT_EQ(*(*reopened)->Get(3), CrashVector(3));
 }
@@ -79,14 +66,14 @@ TEST(FailStopTest, FailedInlineSealDoesNotFailTheDurableAdd) {
   ASSERT_TRUE(index.ok()) << index.status();
   // How many disk operations an Add that does not seal makes.
   const uint64_t before = disk->operations();
-  ASSERT_TRUE((*index)->Add(Ids(0, 10), Vectors(0, 10)).ok());
+  ASSERT_TRUE((*index)->Add(ConsecutiveIds(0, 10), CrashVectors(0, 10)).ok());
   const uint64_t per_add = disk->operations() - before;
 
   // This Add reaches seal_rows: its batch is written, then the seal fails.
   disk->CutPowerAt(disk->operations() + per_add + 1);
-  EXPECT_TRUE((*index)->Add(Ids(10, 50), Vectors(10, 50)).ok());
+  EXPECT_TRUE((*index)->Add(ConsecutiveIds(10, 50), CrashVectors(10, 50)).ok());
   disk->CutPowerAt(0);
-  const Status next = (*index)->Add(Ids(60, 1), Vectors(60, 1));
+  const Status next = (*index)->Add(ConsecutiveIds(60, 1), CrashVectors(60, 1));
   EXPECT_NE(next.message().find("sealing failed"), std::string::npos) << next;
   index->reset();
   auto reopened = TurboQuantIndex::Open(dir);
@@ -101,7 +88,7 @@ TEST(FailStopTest, OpenRemovesNothingWhenTheCollectionDoesNotValidate) {
   {
     auto index = TurboQuantIndex::Create(dir, {.dim = kCrashDim}, {.seal_rows = 20});
     ASSERT_TRUE(index.ok());
-    ASSERT_TRUE((*index)->Add(Ids(0, 30), Vectors(0, 30)).ok());
+    ASSERT_TRUE((*index)->Add(ConsecutiveIds(0, 30), CrashVectors(0, 30)).ok());
   }
   const std::string stray = dir + "/segments/00000000000000ff.tqs";
   std::ofstream(stray) << "not named by the catalog";
@@ -118,7 +105,7 @@ TEST(FailStopTest, CompactionSplitsSegmentsAtMaxSegmentRows) {
   auto index = TurboQuantIndex::Create(dir, {.dim = kCrashDim, .keep_vectors = true},
                                        {.seal_rows = 1000, .max_segment_rows = 64});
   ASSERT_TRUE(index.ok());
-  ASSERT_TRUE((*index)->Add(Ids(0, 200), Vectors(0, 200)).ok());
+  ASSERT_TRUE((*index)->Add(ConsecutiveIds(0, 200), CrashVectors(0, 200)).ok());
   ASSERT_TRUE((*index)->Compact().ok());
   EXPECT_EQ((*index)->Stats().segments, 4);  // 64 + 64 + 64 + 8
   index->reset();
@@ -130,8 +117,8 @@ TEST(FailStopTest, CompactionSplitsSegmentsAtMaxSegmentRows) {
 }
 
 TEST(FailStopTest, GetOnCosineReturnsTheVectorAsAdded) {
-  auto index = TurboQuantIndex::Create(
-      {.dim = kCrashDim, .metric = Metric::kCosine, .keep_vectors = true});
+  auto index =
+      TurboQuantIndex::Create({.dim = kCrashDim, .metric = Metric::kCosine, .keep_vectors = true});
   ASSERT_TRUE(index.ok());
   std::vector<float> v = CrashVector(1);
   for (float& x : v) x *= 7.5f;  // far from unit length

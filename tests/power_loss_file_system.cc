@@ -20,7 +20,9 @@ std::string Normal(const std::string& path) {
   return normal;
 }
 
-std::string Parent(const std::string& path) { return fs::path(Normal(path)).parent_path().string(); }
+std::string Parent(const std::string& path) {
+  return fs::path(Normal(path)).parent_path().string();
+}
 
 bool HasPrefix(const std::string& path, const std::string& dir) {
   return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
@@ -63,10 +65,12 @@ class TrackedFile : public rocksdb::FSWritableFileOwnerWrapper {
     return s;
   }
   IOStatus Sync(const IOOptions& options, IODebugContext* debug) override {
-    return Synced(fs_->BeginOperation("sync " + path_).ok() ? target()->Flush(options, debug) : Cut());
+    return Synced(fs_->BeginOperation("sync " + path_).ok() ? target()->Flush(options, debug)
+                                                            : Cut());
   }
   IOStatus Fsync(const IOOptions& options, IODebugContext* debug) override {
-    return Synced(fs_->BeginOperation("fsync " + path_).ok() ? target()->Flush(options, debug) : Cut());
+    return Synced(fs_->BeginOperation("fsync " + path_).ok() ? target()->Flush(options, debug)
+                                                             : Cut());
   }
   IOStatus RangeSync(uint64_t offset, uint64_t bytes, const IOOptions& options,
                      IODebugContext* debug) override {
@@ -293,8 +297,7 @@ IOStatus PowerLossFileSystem::CreateDir(const std::string& path, const IOOptions
   return s;
 }
 
-IOStatus PowerLossFileSystem::CreateDirIfMissing(const std::string& path,
-                                                 const IOOptions& options,
+IOStatus PowerLossFileSystem::CreateDirIfMissing(const std::string& path, const IOOptions& options,
                                                  IODebugContext* debug) {
   if (target()->FileExists(path, options, debug).ok()) return IOStatus::OK();
   return CreateDir(path, options, debug);

@@ -115,8 +115,8 @@ class PowerLossFileSystem : public rocksdb::FileSystemWrapper {
   uint64_t cut_at_ = 0;
   uint64_t entry_sequence_ = 0;
   std::string cut_operation_;
-  std::map<std::string, FileState> files_;                     // by current path
-  std::map<std::string, std::vector<EntryChange>> unsynced_;   // by directory
+  std::map<std::string, FileState> files_;                    // by current path
+  std::map<std::string, std::vector<EntryChange>> unsynced_;  // by directory
 };
 
 }  // namespace turboquant::testing

@@ -67,7 +67,7 @@ using Contents = std::map<int64_t, int>;  // id -> version
 struct Outcome {
   bool created = false;
   Contents acknowledged;
-  int failed_step = -1;   // the step the cut interrupted, -1 if none
+  int failed_step = -1;  // the step the cut interrupted, -1 if none
   bool backup_done = false;
   Contents backup_contents;
 };
@@ -163,7 +163,8 @@ Contents ResolveInterrupted(TurboQuantIndex& index, const Outcome& outcome, std:
   const std::vector<int64_t> ids = IdsOf(step);
   for (int64_t id : ids) {
     auto got = index.Get(id);
-    const bool as_after = after.count(id) ? got.ok() && *got == VectorOf(id, after.at(id)) : !got.ok();
+    const bool as_after =
+        after.count(id) ? got.ok() && *got == VectorOf(id, after.at(id)) : !got.ok();
     applied += as_after ? 1 : 0;
   }
   if (applied == ids.size()) return after;
@@ -188,7 +189,8 @@ std::string CheckCrashPoint(const std::string& root, uint64_t cut) {
   auto fs = std::make_shared<testing::PowerLossFileSystem>();
   fs->CutPowerAt(cut);
   const Outcome outcome = RunWorkload(dir, backup_dir, fs);
-  const std::string where = "cut at operation " + std::to_string(cut) + " (" + fs->cut_operation() + "): ";
+  const std::string where =
+      "cut at operation " + std::to_string(cut) + " (" + fs->cut_operation() + "): ";
   fs->LoseUnsyncedData();
 
   std::error_code ignored;
@@ -204,15 +206,17 @@ std::string CheckCrashPoint(const std::string& root, uint64_t cut) {
     const Contents expected = ResolveInterrupted(**index, outcome, &error);
     if (error.empty()) error = Difference(**index, expected);
     // The recovered collection takes writes again.
-    if (error.empty() && !(*index)->Add({5000}, VectorOf(5000, 0)).ok()) error = "no writes after recovery";
+    if (error.empty() && !(*index)->Add({5000}, VectorOf(5000, 0)).ok())
+      error = "no writes after recovery";
   }
   const bool backup_interrupted =
       outcome.failed_step >= 0 && Workload()[outcome.failed_step].kind == Step::kBackup;
-  if (error.empty() &&
-      (outcome.backup_done || (backup_interrupted && std::filesystem::exists(backup_dir, ignored)))) {
+  if (error.empty() && (outcome.backup_done ||
+                        (backup_interrupted && std::filesystem::exists(backup_dir, ignored)))) {
     auto backup = TurboQuantIndex::Open(backup_dir, reboot);
     if (!backup.ok()) return where + "backup: " + backup.status().ToString();
-    error = Difference(**backup, outcome.backup_done ? outcome.backup_contents : outcome.acknowledged);
+    error =
+        Difference(**backup, outcome.backup_done ? outcome.backup_contents : outcome.acknowledged);
     if (!error.empty()) error = "in the backup: " + error;
   }
   std::filesystem::remove_all(dir, ignored);

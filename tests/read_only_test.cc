@@ -30,6 +30,8 @@ namespace turboquant {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::ConsecutiveIds;
+using testing::CrashVectors;
 
 // Every entry under `dir` with its size, modification time and contents.
 std::string TreeDigest(const std::string& dir) {
@@ -38,7 +40,8 @@ std::string TreeDigest(const std::string& dir) {
     struct stat info;
     if (::lstat(entry.path().c_str(), &info) != 0) continue;
     std::ostringstream line;
-    line << fs::relative(entry.path(), dir).string() << " mtime=" << info.st_mtim.tv_sec << "." << info.st_mtim.tv_nsec;
+    line << fs::relative(entry.path(), dir).string() << " mtime=" << info.st_mtim.tv_sec << "."
+         << info.st_mtim.tv_nsec;
     if (entry.is_regular_file()) {
       std::ifstream in(entry.path(), std::ios::binary);
       const std::string bytes(std::istreambuf_iterator<char>(in), {});
@@ -59,21 +62,6 @@ void SetWritable(const std::string& dir, bool writable) {
     fs::permissions(entry.path(), writable && !entry.is_directory() ? fs::perms::owner_write : bits,
                     how);
   }
-}
-
-std::vector<float> Vectors(int64_t first, int64_t count) {
-  std::vector<float> vectors;
-  for (int64_t id = first; id < first + count; ++id) {
-    const auto v = testing::CrashVector(id);
-    vectors.insert(vectors.end(), v.begin(), v.end());
-  }
-  return vectors;
-}
-
-std::vector<int64_t> Ids(int64_t first, int64_t count) {
-  std::vector<int64_t> ids(count);
-  for (int64_t i = 0; i < count; ++i) ids[i] = first + i;
-  return ids;
 }
 
 // Runs collection_reader (which becomes nobody when started as root, for
@@ -107,11 +95,11 @@ TEST(ReadOnlyTest, ReadOnlyOpenWritesNothingIntoTheDirectory) {
                                          {.seal_rows = 100});
     ASSERT_TRUE(index.ok()) << index.status();
     for (int64_t first : {0, 100}) {  // two sealed segments
-      ASSERT_TRUE((*index)->Add(Ids(first, 100), Vectors(first, 100)).ok());
+      ASSERT_TRUE((*index)->Add(ConsecutiveIds(first, 100), CrashVectors(first, 100)).ok());
     }
-    ASSERT_TRUE((*index)->Add(Ids(200, 50), Vectors(200, 50)).ok());
-    ASSERT_TRUE((*index)->Remove({3, 150}).ok());                    // tombstones
-    ASSERT_TRUE((*index)->Add(Ids(250, 30), Vectors(250, 30)).ok()); // unsealed
+    ASSERT_TRUE((*index)->Add(ConsecutiveIds(200, 50), CrashVectors(200, 50)).ok());
+    ASSERT_TRUE((*index)->Remove({3, 150}).ok());                                     // tombstones
+    ASSERT_TRUE((*index)->Add(ConsecutiveIds(250, 30), CrashVectors(250, 30)).ok());  // unsealed
   }
   const std::string before = TreeDigest(dir);
   SetWritable(dir, false);
@@ -161,7 +149,7 @@ struct WriterReport {
       if (word == "ADD") {
         int64_t first, count;
         line >> first >> count;
-        pending_add = Ids(first, count);
+        pending_add = ConsecutiveIds(first, count);
       } else if (word == "DEL") {
         pending_remove.assign(3, 0);
         line >> pending_remove[0] >> pending_remove[1] >> pending_remove[2];
@@ -222,8 +210,8 @@ TEST(ReadOnlyTest, ReadersFollowAWriterInAnotherProcess) {
     const Status refreshed = (*reader)->Refresh();
     ASSERT_TRUE(refreshed.ok()) << "round " << round << ": " << refreshed;
     for (int64_t id : present) {
-      ASSERT_TRUE((*reader)->Contains(id)) << "round " << round << ": acknowledged id " << id
-                                           << " not visible after Refresh";
+      ASSERT_TRUE((*reader)->Contains(id))
+          << "round " << round << ": acknowledged id " << id << " not visible after Refresh";
     }
     for (int64_t id : removed) {
       ASSERT_FALSE((*reader)->Contains(id)) << "round " << round << ": removed id " << id;

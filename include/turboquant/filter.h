@@ -39,7 +39,7 @@ class Filter {
          std::shared_ptr<const std::vector<uint64_t>> bitmap);
 
   Kind kind_;
-  std::shared_ptr<const IdSet> ids_;                 // kAllow, kExclude
+  std::shared_ptr<const IdSet> ids_;                     // kAllow, kExclude
   std::shared_ptr<const std::vector<uint64_t>> bitmap_;  // kBitmap
 };
 

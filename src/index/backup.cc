@@ -43,12 +43,14 @@ Status WriteWhenFull(storage::Catalog& catalog, rocksdb::WriteBatch* batch, bool
 }  // namespace
 
 Status TurboQuantIndex::Impl::Backup(const std::string& dir) const {
-  if (catalog_ == nullptr) return absl::FailedPreconditionError("an in-memory index has no files to back up");
+  if (catalog_ == nullptr)
+    return absl::FailedPreconditionError("an in-memory index has no files to back up");
   if (dir.empty()) return absl::InvalidArgumentError("the backup directory path is empty");
   const std::shared_ptr<const Snapshot> snapshot = Current();
   std::error_code error;
   if (fs::exists(dir, error) && !fs::is_empty(dir, error)) {
-    return absl::AlreadyExistsError(absl::StrFormat("%s: backup target exists and is not empty", dir));
+    return absl::AlreadyExistsError(
+        absl::StrFormat("%s: backup target exists and is not empty", dir));
   }
   fs::path target = fs::absolute(dir).lexically_normal();
   if (target.filename().empty()) target = target.parent_path();  // "dir/"
@@ -65,10 +67,12 @@ Status TurboQuantIndex::Impl::Backup(const std::string& dir) const {
   return status;
 }
 
-Status TurboQuantIndex::Impl::WriteBackup(const Snapshot& snapshot, const std::string& staging) const {
+Status TurboQuantIndex::Impl::WriteBackup(const Snapshot& snapshot,
+                                          const std::string& staging) const {
   for (const SnapshotSegment& s : snapshot.segments) {
     if (!s.segment->has_file()) continue;
-    const std::string to = staging + "/segments/" + internal::SegmentFileName(s.segment->segment_id());
+    const std::string to =
+        staging + "/segments/" + internal::SegmentFileName(s.segment->segment_id());
     if (Status status = LinkOrCopySegment(fs_, *s.segment->file(), to); !status.ok()) return status;
   }
   if (Status s = storage::SyncDirectory(*fs_, staging + "/segments"); !s.ok()) return s;

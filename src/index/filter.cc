@@ -9,7 +9,8 @@ namespace turboquant {
 // Defined here so that the public header does not pull in Abseil's hash set.
 class Filter::IdSet : public absl::flat_hash_set<int64_t> {
  public:
-  explicit IdSet(absl::Span<const int64_t> ids) : absl::flat_hash_set<int64_t>(ids.begin(), ids.end()) {}
+  explicit IdSet(absl::Span<const int64_t> ids)
+      : absl::flat_hash_set<int64_t>(ids.begin(), ids.end()) {}
 };
 
 Filter::Filter() : Filter(Kind::kAll, nullptr, nullptr) {}

@@ -1,9 +1,8 @@
 // The read path of TurboQuantIndex: Get and Contains (through the id map) and
 // Search (on the current snapshot, without locks).
-#include "src/index/index_impl.h"
-
 #include <algorithm>
 
+#include "src/index/index_impl.h"
 #include "src/index/search_request.h"
 #include "src/index/snapshot_search.h"
 
@@ -13,7 +12,8 @@ StatusOr<std::vector<float>> TurboQuantIndex::Impl::Get(int64_t id) {
   std::lock_guard<std::mutex> lock(write_mutex_);
   EnsureLocations();
   auto it = locations_.find(id);
-  if (it == locations_.end()) return absl::NotFoundError(absl::StrFormat("id %d is not in the index", id));
+  if (it == locations_.end())
+    return absl::NotFoundError(absl::StrFormat("id %d is not in the index", id));
   const Segment& segment = *it->second.segment;
   std::vector<float> vector(options_.dim);
   if (const float* original = segment.vector(it->second.row, options_.dim)) {

@@ -1,12 +1,11 @@
 // Open: rebuilding a collection's snapshot from its catalog and files; and
 // Refresh, which does the same for a read-only open following a writer.
-#include "src/index/index_impl.h"
-
 #include <chrono>
 #include <cstring>
 #include <thread>
 
 #include "absl/container/flat_hash_set.h"
+#include "src/index/index_impl.h"
 
 namespace turboquant {
 
@@ -38,8 +37,9 @@ StatusOr<std::shared_ptr<Snapshot>> TurboQuantIndex::Impl::SnapshotFromCatalog(
       segment = std::move(*opened);
     }
     if (segment->rows() != record.rows) {
-      return absl::DataLossError(absl::StrFormat("%s: segment %d holds %d rows, the catalog says %d",
-                                                 dir_, record.segment_id, segment->rows(), record.rows));
+      return absl::DataLossError(
+          absl::StrFormat("%s: segment %d holds %d rows, the catalog says %d", dir_,
+                          record.segment_id, segment->rows(), record.rows));
     }
     index_of_segment[record.segment_id] = next->segments.size();
     next->segments.push_back({std::move(segment), nullptr, record.rows});
@@ -49,13 +49,14 @@ StatusOr<std::shared_ptr<Snapshot>> TurboQuantIndex::Impl::SnapshotFromCatalog(
   for (const storage::Tombstone& tomb : contents.tombstones) {
     auto it = index_of_segment.find(tomb.segment_id);
     if (it == index_of_segment.end() || tomb.row >= next->segments[it->second].segment->rows()) {
-      return absl::DataLossError(absl::StrFormat(
-          "%s/catalog: tombstone for segment %d row %d names no stored row", dir_, tomb.segment_id,
-          tomb.row));
+      return absl::DataLossError(
+          absl::StrFormat("%s/catalog: tombstone for segment %d row %d names no stored row", dir_,
+                          tomb.segment_id, tomb.row));
     }
     SnapshotSegment& s = next->segments[it->second];
     auto& live = live_bits[it->second];
-    if (live == nullptr) live = std::make_shared<std::vector<uint64_t>>(*AllLive(s.segment->rows()));
+    if (live == nullptr)
+      live = std::make_shared<std::vector<uint64_t>>(*AllLive(s.segment->rows()));
     if ((*live)[tomb.row / 64] >> (tomb.row % 64) & 1) --s.live_rows;
     (*live)[tomb.row / 64] &= ~(uint64_t{1} << (tomb.row % 64));
   }
@@ -70,8 +71,8 @@ StatusOr<std::shared_ptr<Snapshot>> TurboQuantIndex::Impl::SnapshotFromCatalog(
   for (const storage::PendingRow& row : contents.pending) {
     if (row.code.size() != code_size || row.vector.size() != vector_bytes) {
       return absl::DataLossError(absl::StrFormat(
-          "%s/catalog: write-ahead record %d of id %d has a %d-byte code and %d-byte vector",
-          dir_, row.sequence, row.id, row.code.size(), row.vector.size()));
+          "%s/catalog: write-ahead record %d of id %d has a %d-byte code and %d-byte vector", dir_,
+          row.sequence, row.id, row.code.size(), row.vector.size()));
     }
     ids.push_back(row.id);
     sequences.push_back(row.sequence);

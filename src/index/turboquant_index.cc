@@ -1,13 +1,12 @@
 // TurboQuantIndex: creating and opening indexes, and the public methods,
 // which forward to TurboQuantIndex::Impl (src/index/index_impl.h).
-#include "turboquant/index.h"
-
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "src/index/index_impl.h"
 #include "storage/file_system.h"
+#include "turboquant/index.h"
 
 namespace turboquant {
 
@@ -142,16 +141,16 @@ StatusOr<std::unique_ptr<TurboQuantIndex>> TurboQuantIndex::Open(const std::stri
           "%s: not a TurboQuant collection (expected catalog/ and segments/ inside)", dir));
     }
     storage::CatalogContents contents;
-    auto catalog = storage::Catalog::Open((fs::path(dir) / "catalog").string(),
-                                          storage::OrDefault(open.file_system), open.read_only,
-                                          &contents);
+    auto catalog =
+        storage::Catalog::Open((fs::path(dir) / "catalog").string(),
+                               storage::OrDefault(open.file_system), open.read_only, &contents);
     if (!catalog.ok()) return catalog.status();
     auto codec = MakeCodec(contents.options);
     if (!codec.ok()) {
       return absl::DataLossError(absl::StrFormat("%s/catalog: %s", dir, codec.status().message()));
     }
-    auto impl = std::make_unique<Impl>(contents.options, open, std::move(*codec), dir,
-                                       std::move(*catalog));
+    auto impl =
+        std::make_unique<Impl>(contents.options, open, std::move(*codec), dir, std::move(*catalog));
     if (Status s = impl->Recover(contents); !s.ok()) return s;
     return std::unique_ptr<TurboQuantIndex>(new TurboQuantIndex(std::move(impl)));
   });

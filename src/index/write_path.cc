@@ -1,23 +1,22 @@
 // The write path of TurboQuantIndex: Add, AddWithNewIds, Remove.
-#include "src/index/index_impl.h"
-
 #include <algorithm>
 #include <cstring>
 #include <limits>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "src/index/index_impl.h"
 #include "src/index/search_request.h"
 
 namespace turboquant {
 
-using internal::Segment;
-using internal::Snapshot;
-using internal::SnapshotSegment;
 using internal::AllLive;
-using internal::SegmentBuilder;
 using internal::kChunkRows;
 using internal::kChunksPerMerge;
+using internal::Segment;
+using internal::SegmentBuilder;
+using internal::Snapshot;
+using internal::SnapshotSegment;
 
 size_t TurboQuantIndex::Impl::FirstUnsealed(const Snapshot& snapshot) const {
   size_t first = 0;
@@ -53,10 +52,10 @@ Status TurboQuantIndex::Impl::WriteCatalog(rocksdb::WriteBatch* batch) {
   if (catalog_ == nullptr) return absl::OkStatus();
   Status status = catalog_->Write(batch);
   if (!status.ok()) {
-    write_error_ = absl::Status(
-        status.code(),
-        absl::StrCat(status.message(),
-                     " (the collection accepts no more writes until it is reopened)"));
+    write_error_ =
+        absl::Status(status.code(),
+                     absl::StrCat(status.message(),
+                                  " (the collection accepts no more writes until it is reopened)"));
   }
   return status;
 }
@@ -88,8 +87,8 @@ void TurboQuantIndex::Impl::DeleteRows(const std::vector<Location>& rows, Snapsh
     for (const Location& location : rows) {
       if (location.segment != s.segment.get()) continue;
       if (live == nullptr) {
-        live = std::make_shared<std::vector<uint64_t>>(s.live ? *s.live
-                                                              : *AllLive(s.segment->rows()));
+        live =
+            std::make_shared<std::vector<uint64_t>>(s.live ? *s.live : *AllLive(s.segment->rows()));
       }
       (*live)[location.row / 64] &= ~(uint64_t{1} << (location.row % 64));
       --s.live_rows;
@@ -122,7 +121,8 @@ void TurboQuantIndex::Impl::AppendUnsealed(absl::Span<const int64_t> ids,
       chunk->layout = last.layout().Clone();
       chunk->ids.assign(last.ids().begin(), last.ids().end());
       if (last.vector(0, options_.dim) != nullptr) {
-        chunk->vectors.assign(last.vector(0, options_.dim), last.vector(0, options_.dim) + last.rows() * dim);
+        chunk->vectors.assign(last.vector(0, options_.dim),
+                              last.vector(0, options_.dim) + last.rows() * dim);
       }
       for (size_t row = 0; row < last.rows(); ++row) chunk->sequences.push_back(last.sequence(row));
       next->segments.pop_back();
@@ -186,9 +186,9 @@ Status TurboQuantIndex::Impl::Add(absl::Span<const int64_t> ids, absl::Span<cons
   const size_t dim = static_cast<size_t>(options_.dim);
   if (Status s = CheckBatchIds(ids); !s.ok()) return s;
   if (vectors.size() != ids.size() * dim) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "Add got %d ids but %d floats; expected %d (ids x dimension %d)", ids.size(),
-        vectors.size(), ids.size() * dim, dim));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("Add got %d ids but %d floats; expected %d (ids x dimension %d)",
+                        ids.size(), vectors.size(), ids.size() * dim, dim));
   }
   // Encoding depends on the codec alone: no lock needed.
   auto rows = Encode(vectors);
@@ -206,9 +206,9 @@ StatusOr<int64_t> TurboQuantIndex::Impl::AddWithNewIds(absl::Span<const float> v
   const uint64_t room = static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) -
                         static_cast<uint64_t>(largest_id_);
   if (room == 0 || room < rows->count) {
-    return absl::OutOfRangeError(absl::StrFormat(
-        "no new ids left for %d vectors after the largest id in the index, %d", rows->count,
-        largest_id_));
+    return absl::OutOfRangeError(
+        absl::StrFormat("no new ids left for %d vectors after the largest id in the index, %d",
+                        rows->count, largest_id_));
   }
   const int64_t first = largest_id_ + 1;
   std::vector<int64_t> ids(rows->count);
@@ -239,7 +239,8 @@ Status TurboQuantIndex::Impl::CommitRows(absl::Span<const int64_t> ids, const En
         row.vector.assign(reinterpret_cast<const char*>(rows.vectors.data()) + i * vector_bytes,
                           vector_bytes);
       }
-      batch.Put(storage::Catalog::PendingKey(first_sequence + i), storage::Catalog::EncodePending(row));
+      batch.Put(storage::Catalog::PendingKey(first_sequence + i),
+                storage::Catalog::EncodePending(row));
     }
     batch.Put(storage::Catalog::kNextSequenceKey,
               storage::Catalog::EncodeCounter(first_sequence + ids.size()));
