@@ -6,6 +6,7 @@
 // read as well.
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -16,13 +17,17 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "src/io/hdf5.h"
+#include "tests/io_test_files.h"
 #include "tests/test_util.h"
 #include "turboquant/io.h"
 
 namespace turboquant {
 namespace {
 
+using ::turboquant::testing::LittleEndian32;
 using ::turboquant::testing::MakeTempDir;
+using ::turboquant::testing::ReadFileBytes;
+using ::turboquant::testing::WriteFileBytes;
 
 void ExpectContains(const absl::Status& status, const std::string& text) {
   EXPECT_TRUE(absl::StrContains(status.message(), text)) << status << "\n  lacks: " << text;
@@ -32,6 +37,29 @@ std::vector<float> Ramp(int64_t count, float scale) {
   std::vector<float> values(count);
   for (int64_t i = 0; i < count; ++i) values[i] = static_cast<float>(i % 251) * scale;
   return values;
+}
+
+std::string LittleEndian64(uint64_t value) {
+  std::string bytes(8, '\0');
+  std::memcpy(bytes.data(), &value, 8);
+  return bytes;
+}
+
+// Overwrites every occurrence of `from` in the file with `to` (as long) and
+// returns how many there were: how the tests below corrupt single fields.
+int PatchFile(const std::string& path, const std::string& from, const std::string& to) {
+  std::string bytes = ReadFileBytes(path);
+  int patched = 0;
+  for (size_t at = bytes.find(from); at != std::string::npos; at = bytes.find(from, at + 1)) {
+    bytes.replace(at, to.size(), to);
+    ++patched;
+  }
+  WriteFileBytes(path, bytes);
+  return patched;
+}
+
+bool HaveH5py() {
+  return std::system("/usr/bin/python3 -c 'import h5py, numpy' >/dev/null 2>&1") == 0;
 }
 
 // An ann-benchmarks-like file: train (float32), test (uint8 values), neighbors (int32).
@@ -155,10 +183,159 @@ TEST(Hdf5Test, ErrorsNameTheProblem) {
             absl::StatusCode::kUnimplemented);
 }
 
-TEST(Hdf5Test, ReadsFilesWrittenByH5py) {
-  if (std::system("/usr/bin/python3 -c 'import h5py, numpy' >/dev/null 2>&1") != 0) {
-    GTEST_SKIP() << "Debian python3-h5py is not installed";
+// A header may declare any shape, and libhdf5 returns the fill value for
+// whatever the file does not store. hdf5_fuzzer found a 2 KB file whose
+// "train" declared 2^52 rows: ReadVectors reserved them before reading
+// (ASan: allocation-size-too-big; Release: a misleading out-of-memory error).
+TEST(Hdf5Test, RefusesShapesLargerThanTheStoredValues) {
+  const std::string path = MakeTempDir("io_hdf5_shape") + "/lying.hdf5";
+  ASSERT_TRUE(io::WriteHdf5Dataset(path, "train", ElementType::kInt32, 3, 5,
+                                   std::vector<float>(15, 7.0f))
+                  .ok());
+  // The dataspace message holds the shape, and again as the maximum shape,
+  // as 8-byte little-endian (rows, dim): make both claim 2^52 rows.
+  ASSERT_GT(PatchFile(path, LittleEndian64(3) + LittleEndian64(5),
+                      LittleEndian64(uint64_t{1} << 52) + LittleEndian64(5)),
+            0);
+
+  StatusOr<Matrix> read = ReadVectors(path);
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss);
+  ExpectContains(read.status(), "declares 4503599627370496 rows of 20 bytes, but stores 60 bytes");
+  EXPECT_FALSE(VectorReader::Open(path).ok());
+}
+
+// hdf5_fuzzer: a 4-byte integer type declaring 24608 bits of precision made
+// libhdf5 convert values by reading far past them; the values differed from
+// one read to the next.
+TEST(Hdf5Test, RefusesNonStandardElementTypes) {
+  const std::string path = MakeTempDir("io_hdf5_type") + "/precision.hdf5";
+  ASSERT_TRUE(io::WriteHdf5Dataset(path, "train", ElementType::kInt32, 2, 3,
+                                   std::vector<float>(6, 1.0f))
+                  .ok());
+  // Datatype message of a little-endian int32: class and flags, size 4, bit
+  // offset 0, precision 32 (0x20).
+  const std::string int32_type("\x10\x08\x00\x00\x04\x00\x00\x00\x00\x00\x20\x00", 12);
+  std::string wide = int32_type;
+  wide[11] = '\x60';  // precision 0x6020 = 24608 bits
+  ASSERT_EQ(PatchFile(path, int32_type, wide), 1);
+  StatusOr<Matrix> read = ReadVectors(path);
+  ASSERT_FALSE(read.ok());
+  ExpectContains(read.status(), "signed 32-bit integer (non-standard: precision 24608 bits");
+}
+
+// hdf5_fuzzer: a chunk shape larger than the dataset's fixed shape (which the
+// format forbids) made libhdf5 copy past the buffer of the decompressed chunk.
+TEST(Hdf5Test, RefusesChunksLargerThanTheShape) {
+  if (!HaveH5py()) GTEST_SKIP() << "Debian python3-h5py is not installed";
+  const std::string path = MakeTempDir("io_hdf5_chunks") + "/chunks.hdf5";
+  const std::string script = absl::StrCat(
+      "/usr/bin/python3 -c \"import h5py, numpy as np\n"
+      "with h5py.File('", path, "', 'w') as f:\n"
+      "  f.create_dataset('train', data=np.ones((6, 3), '<f4'), chunks=(2, 3), "
+      "compression='gzip')\n\"");
+  ASSERT_EQ(std::system(script.c_str()), 0) << script;
+  // The layout message's chunk shape, as 4-byte (rows, dim, element size).
+  ASSERT_EQ(PatchFile(path, LittleEndian32(2) + LittleEndian32(3) + LittleEndian32(4),
+                      LittleEndian32(16777218) + LittleEndian32(3) + LittleEndian32(4)),
+            1);
+  StatusOr<Matrix> read = ReadVectors(path);
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss);
+  ExpectContains(read.status(), "chunk size 16777218 along axis 0 does not fit");
+}
+
+// hdf5_fuzzer: libhdf5 1.10 trusts the local heap that holds the root group's
+// link names. It read at the undefined address (SEGV), allocated the size
+// the heap declares, and followed a free list in a cycle without end.
+TEST(Hdf5Test, RefusesCorruptRootNameHeaps) {
+  const std::string dir = MakeTempDir("io_hdf5_heap");
+  const std::string valid = dir + "/valid.hdf5";
+  ASSERT_TRUE(io::WriteHdf5Dataset(valid, "train", ElementType::kFloat32, 2, 3,
+                                   std::vector<float>(6, 1.0f))
+                  .ok());
+  const std::string bytes = ReadFileBytes(valid);
+  // The heap: "HEAP", version, 3 reserved, data size, free list head, data
+  // address (8-byte lengths and addresses, as the library writes them).
+  const size_t heap = bytes.find("HEAP");
+  ASSERT_NE(heap, std::string::npos);
+  uint64_t free_block, data;
+  std::memcpy(&free_block, bytes.data() + heap + 16, 8);
+  std::memcpy(&data, bytes.data() + heap + 24, 8);
+  const struct {
+    const char* name;
+    size_t at;
+    std::string value;
+    const char* problem;
+  } cases[] = {
+      {"huge", heap + 8, LittleEndian64(uint64_t{1} << 55),
+       "declares 36028797018963968 bytes at address"},
+      // The first free block names itself as the next.
+      {"cycle", data + free_block, LittleEndian64(free_block), "has a corrupt free list"},
+  };
+  for (const auto& c : cases) {
+    std::string corrupt = bytes;
+    corrupt.replace(c.at, c.value.size(), c.value);
+    const std::string path = absl::StrCat(dir, "/", c.name, ".hdf5");
+    WriteFileBytes(path, corrupt);
+    StatusOr<Matrix> read = ReadVectors(path);
+    ASSERT_FALSE(read.ok()) << c.name;
+    EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss) << c.name;
+    ExpectContains(read.status(), c.problem);
   }
+  // The root group's symbol table message names the heap by address (so
+  // does the superblock's cached copy); make it undefined.
+  const std::string undefined = dir + "/undefined.hdf5";
+  WriteFileBytes(undefined, bytes);
+  ASSERT_GT(PatchFile(undefined, LittleEndian64(heap), LittleEndian64(~uint64_t{0})), 0);
+  StatusOr<Matrix> read = ReadVectors(undefined);
+  ASSERT_FALSE(read.ok());
+  ExpectContains(read.status(), "the root group's name heap at address 18446744073709551615 lies "
+                                "outside the file");
+}
+
+// Values the file does not hold: never written (libhdf5 would return fill
+// values for any shape), or kept in other files, which an untrusted file must
+// not make the reader open.
+TEST(Hdf5Test, RefusesValuesTheFileDoesNotHold) {
+  if (!HaveH5py()) GTEST_SKIP() << "Debian python3-h5py is not installed";
+  const std::string dir = MakeTempDir("io_hdf5_elsewhere");
+  const std::string path = dir + "/elsewhere.hdf5";
+  const std::string other = dir + "/other.hdf5";
+  const std::string raw = dir + "/raw.bin";
+  const std::string script = absl::StrCat(
+      "/usr/bin/python3 -c \"import h5py, numpy as np\n"
+      "np.arange(6, dtype='<f4').tofile('", raw, "')\n"
+      "with h5py.File('", other, "', 'w') as f:\n"
+      "  f['train'] = np.ones((2, 3), '<f4')\n"
+      "with h5py.File('", path, "', 'w') as f:\n"
+      "  f.create_dataset('unwritten', shape=(1000, 16), dtype='<f4')\n"
+      "  f.create_dataset('unwritten_chunks', shape=(2**40, 16), dtype='<f4', chunks=(64, 16))\n"
+      "  f.create_dataset('external', shape=(2, 3), dtype='<f4', external=[('", raw, "', 0, 24)])\n"
+      "  f['link'] = h5py.ExternalLink('", other, "', '/train')\n"
+      "  layout = h5py.VirtualLayout(shape=(2, 3), dtype='<f4')\n"
+      "  layout[:] = h5py.VirtualSource('", other, "', 'train', shape=(2, 3))\n"
+      "  f.create_virtual_dataset('virtual', layout)\n\"");
+  ASSERT_EQ(std::system(script.c_str()), 0) << script;
+
+  const std::pair<const char*, const char*> cases[] = {
+      {"unwritten", "declares 1000 rows of 64 bytes, but stores 0 bytes"},
+      {"unwritten_chunks", "declares 1099511627776 rows of 64 bytes, but stores 0 bytes"},
+      {"external", "keeps its values in other files"},
+      {"link", "is an external link to another file, which is not followed"},
+      {"virtual", "keeps its values in other files"},
+  };
+  for (const auto& [dataset, problem] : cases) {
+    VectorReaderOptions options;
+    options.hdf5_dataset = dataset;
+    StatusOr<Matrix> read = ReadVectors(path, options);
+    ASSERT_FALSE(read.ok()) << dataset;
+    ExpectContains(read.status(), problem);
+  }
+}
+
+TEST(Hdf5Test, ReadsFilesWrittenByH5py) {
+  if (!HaveH5py()) GTEST_SKIP() << "Debian python3-h5py is not installed";
   const std::string path = MakeTempDir("io_hdf5_h5py") + "/h5py.hdf5";
   const std::string script = absl::StrCat(
       "/usr/bin/python3 -c \"import h5py, numpy as np\n"

@@ -248,6 +248,8 @@ StatusOr<RowMatrix<T>> ReadWholeFile(const std::string& path, const VectorReader
 }
 
 // HDF5 files are read through the HDF5 library, row chunk by row chunk.
+// Reserving is safe: OpenHdf5Reader has checked the shape against the bytes
+// the file stores, so only a real (compressed) dataset can be too large.
 template <typename T>
 StatusOr<RowMatrix<T>> ReadWholeHdf5(const std::string& path, const VectorReaderOptions& options) {
   StatusOr<std::unique_ptr<VectorReader>> reader = io::OpenHdf5Reader(path, options);
