@@ -20,6 +20,9 @@ namespace turboquant::io {
 // Rows are read and written in chunks of about this many bytes: large enough
 // for full disk bandwidth, small enough that the scratch buffer is no burden.
 constexpr size_t kChunkBytes = size_t{8} << 20;
+// The first chunk of a stream whose size is unknown (gzip), which may hold far
+// fewer rows than its header declares; later chunks double up to kChunkBytes.
+constexpr size_t kFirstUncheckedChunkBytes = size_t{64} << 10;
 
 struct Layout {
   ElementType element_type = ElementType::kFloat32;

@@ -97,7 +97,7 @@ class RowReader final : public VectorReader {
   Status AppendRows(int64_t wanted, std::vector<T>* out) {
     const size_t record_bytes = layout_.record_bytes();
     for (int64_t done = 0; done < wanted;) {
-      const int64_t count = std::min(layout_.chunk_rows(), wanted - done);
+      const int64_t count = std::min(NextChunkRows(), wanted - done);
       Status status = ReadChunk(count);
       if (!status.ok()) return status;
       const size_t base = out->size();
@@ -111,6 +111,16 @@ class RowReader final : public VectorReader {
       done += count;
     }
     return absl::OkStatus();
+  }
+
+  // Rows to read next. Chunks of an unchecked stream start small and double
+  // up to the full size: a gzip file of 50 bytes whose header declares
+  // billions of rows costs kilobytes, not a full chunk of kChunkBytes.
+  int64_t NextChunkRows() {
+    if (layout_.rows_checked) return layout_.chunk_rows();
+    const int64_t rows = unchecked_chunk_rows_;
+    unchecked_chunk_rows_ = std::min(2 * rows, layout_.chunk_rows());
+    return rows;
   }
 
   // Reads `count` whole records into chunk_.
@@ -193,6 +203,9 @@ class RowReader final : public VectorReader {
   const VectorReaderOptions options_;
   int64_t next_row_ = 0;
   bool end_checked_ = false;
+  int64_t unchecked_chunk_rows_ =
+      std::max<int64_t>(1, static_cast<int64_t>(io::kFirstUncheckedChunkBytes /
+                                                 layout_.record_bytes()));
   std::vector<char> chunk_;
   Status failure_;
 };
