@@ -21,9 +21,10 @@ int Run(const std::vector<std::string>& args) {
   flags.AddString("index", std::nullopt, "DIR", "The collection.");
   if (std::optional<int> done = ParseFlagsOrPrintHelp(
           kName, args, flags,
-          "Rewrites every row (sealed or not) except the deleted ones into one\n"
-          "new segment file and swaps it in atomically; the old files are then\n"
-          "removed. Prints the deleted rows dropped and the size on disk before\n"
+          "Rewrites every row (sealed or not) except the deleted ones into new\n"
+          "segment files (2^30 rows at most each) and swaps them in atomically;\n"
+          "the old files are then removed. Prints the deleted rows dropped and\n"
+          "the size on disk before\n"
           "and after. Fails, saying so, while another process holds the\n"
           "collection open for writing.",
           {"tqindex compact --index sift.tq"})) {
