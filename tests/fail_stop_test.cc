@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "rocksdb/file_system.h"
 #include "tests/crash_vectors.h"
 #include "tests/power_loss_file_system.h"
 #include "tests/test_util.h"
@@ -81,6 +82,65 @@ TEST(FailStopTest, FailedInlineSealDoesNotFailTheDurableAdd) {
   EXPECT_EQ((*reopened)->size(), 60);
   EXPECT_EQ(*(*reopened)->Get(59), CrashVector(59));
   EXPECT_TRUE((*reopened)->Verify().ok());
+}
+
+// Writes segment files with their first byte flipped, so that they are
+// durable but do not open: what a bad disk, or an mmap refused for lack of
+// memory, does to a seal after the file is written.
+class SegmentCorruptingFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  SegmentCorruptingFileSystem() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+  const char* Name() const override { return "SegmentCorruptingFileSystem"; }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& path, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* file,
+                                    rocksdb::IODebugContext* debug) override {
+    rocksdb::IOStatus status = target()->NewWritableFile(path, options, file, debug);
+    if (status.ok() && path.size() > 8 && path.substr(path.size() - 8) == ".tqs.tmp") {
+      *file = std::make_unique<FlipFirstByte>(std::move(*file));
+    }
+    return status;
+  }
+
+ private:
+  class FlipFirstByte : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    using FSWritableFileOwnerWrapper::FSWritableFileOwnerWrapper;
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             rocksdb::IODebugContext* debug) override {
+      std::string bytes = data.ToString();
+      if (first_ && !bytes.empty()) bytes[0] ^= 0xff;
+      first_ = false;
+      return target()->Append(bytes, options, debug);
+    }
+
+   private:
+    bool first_ = true;
+  };
+};
+
+TEST(FailStopTest, SealNamesNoSegmentFileThatDoesNotOpen) {
+  const std::string dir = testing::MakeTempDir("fail_stop") + "/c";
+  OpenOptions open;
+  open.file_system = std::make_shared<SegmentCorruptingFileSystem>();
+  {
+    auto index = TurboQuantIndex::Create(dir, {.dim = kCrashDim, .keep_vectors = true}, open);
+    ASSERT_TRUE(index.ok()) << index.status();
+    ASSERT_TRUE((*index)->Add(ConsecutiveIds(0, 20), CrashVectors(0, 20)).ok());
+    ASSERT_TRUE((*index)->Remove({4}).ok());
+    const Status flushed = (*index)->Flush();
+    EXPECT_EQ(flushed.code(), absl::StatusCode::kDataLoss) << flushed;
+    // Nothing was committed: writes go on, and so do deletes of unsealed rows.
+    EXPECT_TRUE((*index)->Remove({5}).ok());
+    EXPECT_TRUE((*index)->Add(ConsecutiveIds(20, 5), CrashVectors(20, 5)).ok());
+  }
+  auto reopened = TurboQuantIndex::Open(dir);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->size(), 23);
+  EXPECT_FALSE((*reopened)->Contains(5));
+  EXPECT_EQ(*(*reopened)->Get(21), CrashVector(21));
+  EXPECT_TRUE((*reopened)->Verify().ok());
+  EXPECT_TRUE(fs::is_empty(dir + "/segments")) << "the unopenable file was left behind";
 }
 
 TEST(FailStopTest, OpenRemovesNothingWhenTheCollectionDoesNotValidate) {
