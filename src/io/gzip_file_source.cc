@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "src/io/byte_source.h"
 #include "src/io/file_error.h"
+#include "src/io/open_file.h"
 
 namespace turboquant::io {
 namespace {
@@ -108,14 +109,10 @@ class GzipFileSource final : public ByteSource {
 }  // namespace
 
 StatusOr<std::unique_ptr<ByteSource>> OpenGzipFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return SystemError(path, "cannot open", errno);
-  struct stat info;
-  if (::fstat(fd, &info) != 0) {
-    const int error_number = errno;
-    ::close(fd);
-    return SystemError(path, "cannot stat", error_number);
-  }
+  auto opened = OpenForReading(path);
+  if (!opened.ok()) return opened.status();
+  const int fd = opened->fd;
+  const struct stat& info = opened->info;
   auto source = std::make_unique<GzipFileSource>(
       path, fd, static_cast<size_t>(std::clamp(info.st_size, kMinInputBytes, kMaxInputBytes)));
   Status ready = source->Init();

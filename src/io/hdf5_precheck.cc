@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "src/io/file_error.h"
+#include "src/io/open_file.h"
 
 namespace turboquant::io {
 namespace {
@@ -168,14 +169,10 @@ Status CheckLocalHeap(const std::string& path, const File& file, uint64_t heap) 
 }  // namespace
 
 Status PrecheckHdf5File(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return SystemError(path, "cannot open", errno);
-  struct stat info;
-  if (::fstat(fd, &info) != 0) {
-    const int error_number = errno;
-    ::close(fd);
-    return SystemError(path, "cannot stat", error_number);
-  }
+  auto opened = OpenForReading(path);
+  if (!opened.ok()) return opened.status();
+  const int fd = opened->fd;
+  const struct stat& info = opened->info;
   File file(fd, static_cast<uint64_t>(info.st_size));
   uint64_t superblock;
   uint8_t fixed[16];

@@ -9,6 +9,7 @@
 
 #include "src/io/byte_source.h"
 #include "src/io/file_error.h"
+#include "src/io/open_file.h"
 
 namespace turboquant::io {
 namespace {
@@ -49,14 +50,10 @@ class PlainFileSource final : public ByteSource {
 }  // namespace
 
 StatusOr<std::unique_ptr<ByteSource>> OpenPlainFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return SystemError(path, "cannot open", errno);
-  struct stat info;
-  if (::fstat(fd, &info) != 0) {
-    const int error_number = errno;
-    ::close(fd);
-    return SystemError(path, "cannot stat", error_number);
-  }
+  auto opened = OpenForReading(path);
+  if (!opened.ok()) return opened.status();
+  const int fd = opened->fd;
+  const struct stat& info = opened->info;
   // Formats derive the row count from the size, which only regular files have.
   if (!S_ISREG(info.st_mode)) {
     ::close(fd);
