@@ -170,8 +170,9 @@ class TurboQuantIndex {
   // snapshot, all fsynced and renamed into place, so a crash leaves the whole
   // backup or none. Writers keep running meanwhile; works on read-only opens.
   Status Backup(const std::string& dir) const;
-  // Read-only opens: catches up with the writing process (new writes, seals,
-  // compactions). A writer's own index is always current: OK, no effect.
+  // Read-only opens: catches up with the writing process, so that every
+  // write, delete, seal and compaction it acknowledged before this call is
+  // visible afterwards. A writer's own index is always current: OK, no effect.
   Status Refresh();
 
  private:
