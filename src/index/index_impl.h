@@ -108,8 +108,8 @@ class TurboQuantIndex::Impl {
         codec_(std::move(codec)),
         dir_(std::move(dir)),
         fs_(storage::OrDefault(tuning.file_system)),
-        catalog_(std::move(catalog)),
-        snapshot_(std::make_shared<const Snapshot>()) {}
+        snapshot_(std::make_shared<const Snapshot>()),
+        catalog_(std::move(catalog)) {}
 
   // Rebuilds the state of a durable collection from its catalog contents;
   // a writer then removes the files the catalog does not name.
@@ -156,13 +156,15 @@ class TurboQuantIndex::Impl {
   StatusOr<EncodedRows> Encode(absl::Span<const float> vectors) const;
   // Under write_mutex_: replaces or inserts the rows durably, then publishes.
   Status CommitRows(absl::Span<const int64_t> ids, const EncodedRows& rows);
+  // Makes `cause` the sticky write error, unless there already is one.
+  void StopWrites(const Status& cause, absl::string_view what);
   // Writes `batch` to the catalog; a failure becomes the sticky write error.
   Status WriteCatalog(rocksdb::WriteBatch* batch);
   // The sticky write error, or FailedPrecondition on a read-only open.
   Status CheckWritable() const;
-  // Seals when the unsealed rows reach seal_rows. The caller's batch is
-  // already durable, so a failure here does not fail it: it becomes the
-  // sticky write error that the next write reports.
+  // Seals (in memory: merges) when the unsealed rows reach seal_rows. The
+  // caller's batch is already durable, so a failure here does not fail it:
+  // it becomes the sticky write error that the next write reports.
   void SealIfFull();
   // Marks rows dead in `next`, recording the catalog changes in `batch`.
   void DeleteRows(const std::vector<Location>& rows, Snapshot* next,

@@ -48,15 +48,17 @@ Status TurboQuantIndex::Impl::CheckWritable() const {
   return write_error_;
 }
 
+void TurboQuantIndex::Impl::StopWrites(const Status& cause, absl::string_view what) {
+  if (!write_error_.ok()) return;  // the first cause is the one to report
+  write_error_ = absl::Status(
+      cause.code(), absl::StrCat(what, cause.message(),
+                                 " (the collection accepts no more writes until it is reopened)"));
+}
+
 Status TurboQuantIndex::Impl::WriteCatalog(rocksdb::WriteBatch* batch) {
   if (catalog_ == nullptr) return absl::OkStatus();
   Status status = catalog_->Write(batch);
-  if (!status.ok()) {
-    write_error_ =
-        absl::Status(status.code(),
-                     absl::StrCat(status.message(),
-                                  " (the collection accepts no more writes until it is reopened)"));
-  }
+  if (!status.ok()) StopWrites(status, "");
   return status;
 }
 
@@ -263,12 +265,8 @@ void TurboQuantIndex::Impl::SealIfFull() {
   for (size_t s = first_unsealed; s < current->segments.size(); ++s) {
     unsealed += static_cast<int64_t>(current->segments[s].segment->rows());
   }
-  if (catalog_ == nullptr || unsealed < tuning_.seal_rows) return;
-  if (Status s = Rewrite(first_unsealed); !s.ok() && write_error_.ok()) {
-    write_error_ = absl::Status(
-        s.code(), absl::StrCat("sealing failed: ", s.message(),
-                               " (the collection accepts no more writes until it is reopened)"));
-  }
+  if (unsealed < tuning_.seal_rows) return;
+  if (Status s = Rewrite(first_unsealed); !s.ok()) StopWrites(s, "sealing failed: ");
 }
 
 StatusOr<int64_t> TurboQuantIndex::Impl::Remove(absl::Span<const int64_t> ids) {
