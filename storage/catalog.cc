@@ -221,9 +221,7 @@ StatusOr<std::unique_ptr<Catalog>> Catalog::Create(const std::string& dir,
   rocksdb::DB* db = nullptr;
   if (Status s = FromRocks(rocksdb::DB::Open(db_options, dir, &db), dir); !s.ok()) return s;
   catalog->db_.reset(db);
-  auto hint = VersionHint::Open(dir);
-  if (!hint.ok()) return hint.status();
-  catalog->hint_ = std::move(*hint);
+  if (Status s = catalog->StartPublishing(); !s.ok()) return s;
   rocksdb::WriteBatch batch;
   batch.Put(kOptionsKey, EncodeOptions(options));
   batch.Put(kNextSegmentKey, EncodeCounter(1));
@@ -255,14 +253,19 @@ StatusOr<std::unique_ptr<Catalog>> Catalog::Open(const std::string& dir, FileSys
   }
   catalog->db_.reset(db);
   if (Status s = catalog->ReadContents(contents); !s.ok()) return s;
-  auto hint = VersionHint::Open(dir);
-  if (!hint.ok()) return hint.status();
-  catalog->hint_ = std::move(*hint);
   catalog->version_ = contents->version;
   catalog->tombstones_ = contents->tombstones.size();
   catalog->pending_ = contents->pending.size();
-  catalog->hint_->Publish(catalog->version_);
+  if (Status s = catalog->StartPublishing(); !s.ok()) return s;
   return catalog;
+}
+
+Status Catalog::StartPublishing() {
+  auto hint = VersionHint::Open(path_);
+  if (!hint.ok()) return hint.status();
+  hint_ = std::move(*hint);
+  hint_->Publish(version_);
+  return absl::OkStatus();
 }
 
 Catalog::~Catalog() {

@@ -119,6 +119,8 @@ class Catalog {
   Catalog(std::string path, std::unique_ptr<rocksdb::Env> env, std::string secondary_dir)
       : path_(std::move(path)), env_(std::move(env)), secondary_dir_(std::move(secondary_dir)) {}
   Status ReadContents(CatalogContents* contents);
+  // Writers: opens the version hint and publishes the current version.
+  Status StartPublishing();
   // Opens a new secondary instance and reads it.
   Status ReadAsSecondary(CatalogContents* contents);
 
