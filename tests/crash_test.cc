@@ -52,29 +52,22 @@ bool ReadUntil(int fd, const std::string& line, std::string* text) {
 // it run for `run_ms`, kills it, and folds its report into `journal`.
 // Returns whether the writer had reported ready.
 bool RunAndKill(const std::string& dir, int run_ms, bool before_ready, Journal* journal) {
-  int out[2];
-  EXPECT_EQ(pipe(out), 0);
-  const pid_t child = fork();
-  EXPECT_GE(child, 0);
-  if (child == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    close(out[0]);
-    close(out[1]);
-    const std::string first = std::to_string(journal->next_id);
-    execl(CRASH_WRITER_PATH, "crash_writer", dir.c_str(), first.c_str(), nullptr);
-    _exit(127);
-  }
-  close(out[1]);
+  const testing::ChildProcess writer =
+      testing::StartWithStdoutPipe(CRASH_WRITER_PATH, {dir, std::to_string(journal->next_id)});
+  EXPECT_GE(writer.pid, 0) << "could not start " << CRASH_WRITER_PATH;
+  if (writer.pid < 0) return false;
+  const pid_t child = writer.pid;
+  const int out = writer.stdout_fd;
   std::string text;
-  const bool ready = !before_ready && ReadUntil(out[0], "READY\n", &text);
+  const bool ready = !before_ready && ReadUntil(out, "READY\n", &text);
   std::this_thread::sleep_for(std::chrono::milliseconds(run_ms));
   kill(child, SIGKILL);
   int status = 0;
   waitpid(child, &status, 0);
   EXPECT_TRUE(WIFSIGNALED(status)) << "writer exited on its own with status " << status;
   char buffer[4096];
-  for (ssize_t n; (n = read(out[0], buffer, sizeof(buffer))) > 0;) text.append(buffer, n);
-  close(out[0]);
+  for (ssize_t n; (n = read(out, buffer, sizeof(buffer))) > 0;) text.append(buffer, n);
+  close(out);
 
   std::istringstream lines(text);
   std::string word;

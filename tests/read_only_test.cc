@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/cli_runner.h"
 #include "tests/crash_vectors.h"
 #include "tests/test_util.h"
 #include "turboquant/index.h"
@@ -57,33 +58,11 @@ std::string TreeDigest(const std::string& dir) {
 void SetWritable(const std::string& dir, bool writable) {
   const auto bits = fs::perms::owner_write | fs::perms::group_write | fs::perms::others_write;
   const auto how = writable ? fs::perm_options::add : fs::perm_options::remove;
-  fs::permissions(dir, writable ? bits : bits, how);
+  fs::permissions(dir, bits, how);
   for (const auto& entry : fs::recursive_directory_iterator(dir)) {
     fs::permissions(entry.path(), writable && !entry.is_directory() ? fs::perms::owner_write : bits,
                     how);
   }
-}
-
-// Runs collection_reader (which becomes nobody when started as root, for
-// whom permissions would not bind). Returns its exit code and output.
-int RunReader(const std::string& dir, const std::string& backup_dir, std::string* output) {
-  int out[2];
-  if (pipe(out) != 0) return -1;
-  const pid_t child = fork();
-  if (child == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    close(out[0]);
-    close(out[1]);
-    execl(COLLECTION_READER_PATH, "collection_reader", dir.c_str(), backup_dir.c_str(), nullptr);
-    _exit(127);
-  }
-  close(out[1]);
-  char buffer[4096];
-  for (ssize_t n; (n = read(out[0], buffer, sizeof(buffer))) > 0;) output->append(buffer, n);
-  close(out[0]);
-  int status = 0;
-  waitpid(child, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 TEST(ReadOnlyTest, ReadOnlyOpenWritesNothingIntoTheDirectory) {
@@ -116,9 +95,12 @@ TEST(ReadOnlyTest, ReadOnlyOpenWritesNothingIntoTheDirectory) {
   EXPECT_NE(write.message().find("read-only"), std::string::npos) << write;
   EXPECT_TRUE((*index)->Backup(root + "/backup-in-process").ok());
 
-  std::string output;
-  EXPECT_EQ(RunReader(dir, root + "/backup-by-reader", &output), 0) << output;
-  EXPECT_NE(output.find("COUNT 278\nOK"), std::string::npos) << output;
+  // collection_reader becomes nobody when started as root, for whom
+  // permissions would not bind.
+  const testing::CliResult reader =
+      testing::RunCli(COLLECTION_READER_PATH, "'" + dir + "' '" + root + "/backup-by-reader'");
+  EXPECT_EQ(reader.exit_code, 0) << reader.out << reader.err;
+  EXPECT_NE(reader.out.find("COUNT 278\nOK"), std::string::npos) << reader.out;
   index->reset();
   EXPECT_EQ(TreeDigest(dir), before) << "a read-only open changed the directory";
   SetWritable(dir, true);
@@ -165,26 +147,18 @@ struct WriterReport {
 
 TEST(ReadOnlyTest, ReadersFollowAWriterInAnotherProcess) {
   const std::string dir = testing::MakeTempDir("follow") + "/c";
-  int out[2];
-  ASSERT_EQ(pipe(out), 0);
-  const pid_t writer = fork();
-  ASSERT_GE(writer, 0);
-  if (writer == 0) {
-    dup2(out[1], STDOUT_FILENO);
-    close(out[0]);
-    close(out[1]);
-    execl(CRASH_WRITER_PATH, "crash_writer", dir.c_str(), "0", nullptr);
-    _exit(127);
-  }
-  close(out[1]);
+  const testing::ChildProcess child = testing::StartWithStdoutPipe(CRASH_WRITER_PATH, {dir, "0"});
+  ASSERT_GE(child.pid, 0) << "could not start " << CRASH_WRITER_PATH;
+  const pid_t writer = child.pid;
+  const int out = child.stdout_fd;
   WriterReport report;
   char buffer[4096];
   while (report.text.find("READY\n") == std::string::npos) {
-    const ssize_t n = read(out[0], buffer, sizeof(buffer));
+    const ssize_t n = read(out, buffer, sizeof(buffer));
     ASSERT_GT(n, 0) << "the writer exited before it was ready";
     report.text.append(buffer, n);
   }
-  fcntl(out[0], F_SETFL, O_NONBLOCK);
+  fcntl(out, F_SETFL, O_NONBLOCK);
 
   auto second = TurboQuantIndex::Open(dir);
   EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition) << second.status();
@@ -200,7 +174,7 @@ TEST(ReadOnlyTest, ReadersFollowAWriterInAnotherProcess) {
   std::set<int64_t> at_backup;
   for (int round = 0; round < 40 && !HasFailure(); ++round) {
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    for (ssize_t n; (n = read(out[0], buffer, sizeof(buffer))) > 0;) report.text.append(buffer, n);
+    for (ssize_t n; (n = read(out, buffer, sizeof(buffer))) > 0;) report.text.append(buffer, n);
     report.Parse();
     std::set<int64_t> present;
     for (int64_t id : report.present) {
@@ -228,8 +202,8 @@ TEST(ReadOnlyTest, ReadersFollowAWriterInAnotherProcess) {
   }
   kill(writer, SIGKILL);
   waitpid(writer, nullptr, 0);
-  for (ssize_t n; (n = read(out[0], buffer, sizeof(buffer))) > 0;) report.text.append(buffer, n);
-  close(out[0]);
+  for (ssize_t n; (n = read(out, buffer, sizeof(buffer))) > 0;) report.text.append(buffer, n);
+  close(out);
   report.Parse();
   EXPECT_GT(report.present.size(), 500u) << "the writer made too little progress to test much";
 

@@ -1,6 +1,7 @@
 #include "tests/test_util.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
@@ -88,6 +89,30 @@ std::string MakeTempDir(const std::string& name) {
   }
   TempDirCleaner::Get().Add(pattern);
   return pattern;
+}
+
+ChildProcess StartWithStdoutPipe(const std::string& path, const std::vector<std::string>& args) {
+  // argv is built before fork: the child of a threaded process may only call
+  // async-signal-safe functions until it execs.
+  std::vector<char*> argv = {const_cast<char*>(path.c_str())};
+  for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  int out[2];
+  if (::pipe(out) != 0) return {};
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    ::close(out[0]);
+    ::close(out[1]);
+    ::execv(path.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  if (pid < 0) {
+    ::close(out[0]);
+    return {};
+  }
+  return {pid, out[0]};
 }
 
 }  // namespace turboquant::testing
