@@ -281,6 +281,16 @@ TEST(LimitsTest, CreateRejectsDimensionsAndBitsOutOfRange) {
   EXPECT_FALSE(fs::exists(root + "/c")) << "a rejected Create left a directory behind";
 }
 
+TEST(LimitsTest, CreateRejectsAReadOnlyOpen) {
+  const std::string root = testing::MakeTempDir("limits");
+  EXPECT_TRUE(Rejects(
+      [&] {
+        return TurboQuantIndex::Create(root + "/c", IndexOptions{.dim = kDim}, {.read_only = true});
+      },
+      StatusCode::kInvalidArgument, {"Create cannot be read-only"}));
+  EXPECT_FALSE(fs::exists(root + "/c")) << "a rejected Create left a directory behind";
+}
+
 TEST(LimitsTest, CreateAndOpenRejectSegmentSizesOutOfRange) {
   const std::string root = testing::MakeTempDir("limits");
   const IndexOptions options{.dim = kDim, .bits = 4};
