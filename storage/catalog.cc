@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -69,17 +70,27 @@ Status OpenError(const rocksdb::Status& status, const std::string& dir) {
 }
 
 // How a batch changes the number of tombstone and write-ahead records.
-class RecordCounter : public rocksdb::WriteBatch::Handler {
+// FNV-1a with a final mix: stable across processes and builds, unlike
+// absl::Hash, which is seeded per process.
+uint64_t StableKeyHash(absl::string_view key) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (char c : key) h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ull;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  return h ^ (h >> 33);
+}
+
+class TallyCounter : public rocksdb::WriteBatch::Handler {
  public:
+  explicit TallyCounter(RecordTally* tally) : tally_(tally) {}
   void Put(const rocksdb::Slice& key, const rocksdb::Slice&) override { Count(key, +1); }
   void Delete(const rocksdb::Slice& key) override { Count(key, -1); }
-  int64_t tombstones = 0, pending = 0;
 
  private:
   void Count(const rocksdb::Slice& key, int delta) {
-    if (key.starts_with(kTombstonePrefix)) tombstones += delta;
-    if (key.starts_with(kPendingPrefix)) pending += delta;
+    tally_->Count(absl::string_view(key.data(), key.size()), delta);
   }
+  RecordTally* tally_;
 };
 
 // A private directory for a secondary instance's own files (its info log).
@@ -94,6 +105,21 @@ StatusOr<std::string> MakeSecondaryDir() {
 }
 
 }  // namespace
+
+void RecordTally::Count(absl::string_view key, int delta) {
+  uint64_t* count = nullptr;
+  if (absl::StartsWith(key, kSegmentPrefix)) count = &segments;
+  if (absl::StartsWith(key, kTombstonePrefix)) count = &tombstones;
+  if (absl::StartsWith(key, kPendingPrefix)) count = &pending;
+  if (count == nullptr) return;
+  *count += static_cast<uint64_t>(static_cast<int64_t>(delta));
+  key_hash_sum += static_cast<uint64_t>(static_cast<int64_t>(delta)) * StableKeyHash(key);
+}
+
+bool RecordTally::operator==(const RecordTally& other) const {
+  return segments == other.segments && tombstones == other.tombstones &&
+         pending == other.pending && key_hash_sum == other.key_hash_sum;
+}
 
 bool DecodeCatalogRecord(absl::string_view key, absl::string_view value, CatalogContents* contents) {
   uint64_t a, b;
@@ -130,8 +156,9 @@ bool DecodeCatalogRecord(absl::string_view key, absl::string_view value, Catalog
   if (key == Catalog::kVersionKey) return GetU64(&value, &contents->version) && value.empty();
   if (key == Catalog::kKeyCountsKey) {
     contents->counted = true;
-    return GetU64(&value, &contents->expected_tombstones) &&
-           GetU64(&value, &contents->expected_pending) && value.empty();
+    RecordTally& t = contents->expected;
+    return GetU64(&value, &t.segments) && GetU64(&value, &t.tombstones) &&
+           GetU64(&value, &t.pending) && GetU64(&value, &t.key_hash_sum) && value.empty();
   }
   if (key == Catalog::kNextSequenceKey) {
     return GetU64(&value, &contents->next_sequence) && value.empty();
@@ -254,8 +281,7 @@ StatusOr<std::unique_ptr<Catalog>> Catalog::Open(const std::string& dir, FileSys
   catalog->db_.reset(db);
   if (Status s = catalog->ReadContents(contents); !s.ok()) return s;
   catalog->version_ = contents->version;
-  catalog->tombstones_ = contents->tombstones.size();
-  catalog->pending_ = contents->pending.size();
+  catalog->tally_ = contents->read;
   if (Status s = catalog->StartPublishing(); !s.ok()) return s;
   return catalog;
 }
@@ -289,19 +315,23 @@ Status Catalog::ReadContents(CatalogContents* contents) {
   read.verify_checksums = true;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    if (!DecodeCatalogRecord(absl::string_view(it->key().data(), it->key().size()),
-                             absl::string_view(it->value().data(), it->value().size()), contents)) {
+    const absl::string_view key(it->key().data(), it->key().size());
+    if (!DecodeCatalogRecord(key, absl::string_view(it->value().data(), it->value().size()),
+                             contents)) {
       return absl::DataLossError(
           absl::StrFormat("%s: malformed catalog record '%s'", path_, it->key().ToString(true)));
     }
+    contents->read.Count(key, +1);
   }
   if (Status s = FromRocks(it->status(), path_); !s.ok()) return s;
-  if (contents->counted && (contents->tombstones.size() != contents->expected_tombstones ||
-                            contents->pending.size() != contents->expected_pending)) {
+  const RecordTally& want = contents->expected;
+  const RecordTally& held = contents->read;
+  if (contents->counted && !(held == want)) {
     return absl::DataLossError(absl::StrFormat(
-        "%s: the catalog holds %d tombstones and %d write-ahead records; it records %d and %d",
-        path_, contents->tombstones.size(), contents->pending.size(),
-        contents->expected_tombstones, contents->expected_pending));
+        "%s: the catalog holds %d segment, %d tombstone and %d write-ahead records (key sum "
+        "%016x); it records %d, %d and %d (%016x)",
+        path_, held.segments, held.tombstones, held.pending, held.key_hash_sum, want.segments,
+        want.tombstones, want.pending, want.key_hash_sum));
   }
   return absl::OkStatus();
 }
@@ -349,20 +379,20 @@ Status Catalog::Write(rocksdb::WriteBatch* batch) {
   if (read_only()) {
     return absl::FailedPreconditionError(path_ + ": the collection was opened read-only");
   }
-  RecordCounter counter;
+  RecordTally tally = tally_;
+  TallyCounter counter(&tally);
   if (Status s = FromRocks(batch->Iterate(&counter), path_); !s.ok()) return s;
-  const uint64_t tombstones = tombstones_ + counter.tombstones;
-  const uint64_t pending = pending_ + counter.pending;
   std::string counts;
-  PutU64(&counts, tombstones);
-  PutU64(&counts, pending);
+  PutU64(&counts, tally.segments);
+  PutU64(&counts, tally.tombstones);
+  PutU64(&counts, tally.pending);
+  PutU64(&counts, tally.key_hash_sum);
   batch->Put(kKeyCountsKey, counts);
   batch->Put(kVersionKey, EncodeCounter(version_ + 1));
   rocksdb::WriteOptions write;
   write.sync = true;
   if (Status s = FromRocks(db_->Write(write, batch), path_); !s.ok()) return s;
-  tombstones_ = tombstones;
-  pending_ = pending;
+  tally_ = tally;
   hint_->Publish(++version_);
   return absl::OkStatus();
 }

@@ -8,8 +8,10 @@
 //   next_segment, next_sequence     counters
 //   version                         committed batches so far (every Write
 //                                   bumps it; see storage/version_hint.h)
-//   key_counts                      how many tomb/ and wal/ records there are,
-//                                   so that a view missing some is detected
+//   key_counts                      how many segment/, tomb/ and wal/ records
+//                                   there are and a sum of their key hashes,
+//                                   so that a view missing or keeping some is
+//                                   detected
 //
 // Numbers in keys are 16 hex digits, so keys sort numerically. Every change
 // is one synced WriteBatch (the RocksDB WAL is never disabled), so a write
@@ -27,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "rocksdb/db.h"
 #include "rocksdb/env.h"
 #include "rocksdb/write_batch.h"
@@ -54,6 +57,21 @@ struct PendingRow {
   std::string vector;  // dim floats with keep_vectors, else empty
 };
 
+// The segment/, tomb/ and wal/ records of a catalog: how many of each, and
+// the sum of a stable hash of their keys. A RocksDB secondary instance can
+// open on a view that misses a log or an SST file, so a reader compares what
+// it read with what the writer recorded in the same batch as the version.
+struct RecordTally {
+  uint64_t segments = 0;
+  uint64_t tombstones = 0;
+  uint64_t pending = 0;
+  uint64_t key_hash_sum = 0;
+
+  // +1 for a key that is created, -1 for one that is removed.
+  void Count(absl::string_view key, int delta);
+  bool operator==(const RecordTally& other) const;
+};
+
 // Everything Open needs, read in one pass over the catalog.
 struct CatalogContents {
   IndexOptions options;
@@ -63,11 +81,11 @@ struct CatalogContents {
   uint64_t next_segment = 1;
   uint64_t next_sequence = 1;
   uint64_t version = 0;
-  // From key_counts (absent in catalogs of older builds): what `tombstones`
-  // and `pending` should hold.
+  // What key_counts says the catalog holds (absent in catalogs of builds
+  // before it), and what was read.
   bool counted = false;
-  uint64_t expected_tombstones = 0;
-  uint64_t expected_pending = 0;
+  RecordTally expected;
+  RecordTally read;
 };
 
 class Catalog {
@@ -88,8 +106,8 @@ class Catalog {
 
   // Applies a batch with sync = true, adding the next version and the new
   // record counts to it, and publishing that version once it is durable.
-  // Every Put of a tomb/ or wal/ key must create it, and every Delete remove
-  // one that exists. FailedPrecondition on a read-only catalog.
+  // Every Put of a segment/, tomb/ or wal/ key must create it, and every
+  // Delete remove one that exists. FailedPrecondition on a read-only catalog.
   Status Write(rocksdb::WriteBatch* batch);
   // Read-only catalogs: catches up with the writer, at least to the version
   // it had published when the call began, and reads the contents again.
@@ -129,7 +147,7 @@ class Catalog {
   std::string secondary_dir_;          // read-only: the secondary's own files
   std::unique_ptr<rocksdb::DB> db_;
   uint64_t version_ = 0;                 // writer: the last committed version
-  uint64_t tombstones_ = 0, pending_ = 0;  // writer: records in the catalog
+  RecordTally tally_;                    // writer: records in the catalog
   std::unique_ptr<VersionHint> hint_;    // writer
 };
 
