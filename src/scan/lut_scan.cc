@@ -15,6 +15,10 @@
 // tables stop at 127, so r_lo + r_hi is formed in u8 first: 6 ops, not 8.)
 // On AVX-512 VNNI the MSE part of 3/4-bit codes uses int8 dot products
 // instead (AccumulateMseInt8 below): 2 vpdpbusd per group pair and query.
+// Dense 3-bit codes (scan_layout.h) are read as three stored group pairs per
+// chunk pair and widened in registers to four nibble group pairs (E0..E3:
+// the three as they are, E3 rebuilt from their spare bits), which then take
+// the same lookups or dot products.
 // Several queries share each code load (kQueriesPerPass); blocks are scanned
 // in tiles that stay in L2 while each group of queries passes over them, so a
 // batch reads the codes from memory once per tile, not once per query group.
@@ -84,6 +88,34 @@ HWY_INLINE hn::Vec<D8> LoadTables(D8 d, const uint8_t* HWY_RESTRICT p) {
 #else
   return hn::Load(d, p);
 #endif
+}
+
+// Where a kernel reads the code bytes of group pair p of a section: 64 * p
+// bytes on; dense 3-bit codes by chunk pairs (four group pairs each) of
+// Dense3Shape::kPairBytes, the last partial one from a filled copy.
+struct SectionCodes {
+  const uint8_t* codes;
+  const uint8_t* partial_pair = nullptr;  // dense 3-bit: FillPartialDense3Pair's copy
+  size_t whole_pairs = 0;                 // dense 3-bit: chunk pairs read from `codes`
+
+  const uint8_t* GroupPair(size_t p) const { return codes + 64 * p; }
+  const uint8_t* ChunkPair(size_t c) const {
+    return c < whole_pairs ? codes + c * Dense3Shape::kPairBytes : partial_pair;
+  }
+};
+// Group pairs per step of the accumulation loops.
+template <bool kDense3>
+constexpr size_t kPairsPerStep = kDense3 ? 4 : 1;
+
+// E3 of dense 3-bit chunks from N0..N2 (Dense3SpareByte on every byte). The
+// 16-bit shifts drag bits across bytes only where the masks clear them.
+template <class D>
+HWY_INLINE hn::Vec<D> Dense3Spares(D d8, hn::Vec<D> n0, hn::Vec<D> n1, hn::Vec<D> n2) {
+  const hn::Repartition<uint16_t, D> d16;
+  const auto from0 = hn::BitCast(d8, hn::ShiftRight<2>(hn::BitCast(d16, n0)));
+  const auto from2 = hn::BitCast(d8, hn::ShiftLeft<2>(hn::BitCast(d16, n2)));
+  const auto from1 = hn::And(n1, hn::Set(d8, 0x11));
+  return hn::OrAnd(hn::OrAnd(from1, from0, hn::Set(d8, 0x06)), from2, hn::Set(d8, 0x60));
 }
 
 template <size_t kQ>
@@ -204,8 +236,23 @@ HWY_INLINE void DotAccumulate(__m512i& acc, __m512i codes, const int8_t* HWY_RES
 #endif
 }
 
-template <size_t kQ>
-HWY_INLINE void AccumulateMseInt8(const uint8_t* HWY_RESTRICT codes,
+// vpmultishiftqb control: byte k of each qword takes the 8 bits from bit
+// 4k + start (nibble k of the word pair), where `start` of the low and high
+// nibbles of a byte is 1 for a dense 3-bit index above its spare bit 0
+// (scan_layout.h) and 0 otherwise.
+inline __m512i NibbleShifts(unsigned lo_start, unsigned hi_start) {
+  uint64_t control = 0;
+  for (unsigned k = 0; k < 8; ++k) {
+    control |= uint64_t{4 * k + (k % 2 ? hi_start : lo_start)} << (8 * k);
+  }
+  return _mm512_set1_epi64(static_cast<long long>(control));
+}
+inline __m512i Dense3NibbleShifts(size_t e) {
+  return NibbleShifts(Dense3Shape::kSpareBit[e][0] == 0, Dense3Shape::kSpareBit[e][1] == 0);
+}
+
+template <size_t kQ, bool kDense3>
+HWY_INLINE void AccumulateMseInt8(const SectionCodes& codes,
                                   const int8_t* const* HWY_RESTRICT queries, size_t pairs,
                                   const uint8_t* HWY_RESTRICT codebook,
                                   const int32_t* HWY_RESTRICT biases,
@@ -213,8 +260,9 @@ HWY_INLINE void AccumulateMseInt8(const uint8_t* HWY_RESTRICT codes,
   static const Int8Permutes permutes;
   const __m512i gather0 = _mm512_load_si512(permutes.index[0]);
   const __m512i gather1 = _mm512_load_si512(permutes.index[1]);
-  // Byte k of each qword takes the 8 bits from bit 4k: nibble k of the word pair.
-  const __m512i shifts = _mm512_set1_epi64(0x1C1814100C080400LL);
+  const __m512i shifts = NibbleShifts(0, 0);
+  const __m512i dense_shifts[4] = {Dense3NibbleShifts(0), Dense3NibbleShifts(1),
+                                   Dense3NibbleShifts(2), Dense3NibbleShifts(3)};
   const __m512i book = _mm512_load_si512(codebook);
   static_assert(kQ <= 8, "at most 8 queries per pass");
   // Named accumulators, not an array: an array element whose reference
@@ -222,21 +270,40 @@ HWY_INLINE void AccumulateMseInt8(const uint8_t* HWY_RESTRICT codes,
   __m512i a0, a1, a2, a3, a4, a5, a6, a7, b0, b1, b2, b3, b4, b5, b6, b7;
   a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = _mm512_setzero_si512();
   b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = _mm512_setzero_si512();
-  for (size_t p = 0; p < pairs; ++p) {
-    const __m512i raw = _mm512_loadu_si512(codes + 64 * p);
-    const __m512i c0 = _mm512_permutexvar_epi8(
-        _mm512_multishift_epi64_epi8(shifts, _mm512_permutexvar_epi8(gather0, raw)), book);
-    const __m512i c1 = _mm512_permutexvar_epi8(
-        _mm512_multishift_epi64_epi8(shifts, _mm512_permutexvar_epi8(gather1, raw)), book);
-#define TQ_SCAN_DOT(q)                                 \
+#define TQ_SCAN_DOT(q, c0, c1, p)                      \
   if constexpr (kQ > q) {                              \
-    DotAccumulate(a##q, c0, queries[q] + 4 * p);       \
-    DotAccumulate(b##q, c1, queries[q] + 4 * p);       \
+    DotAccumulate(a##q, c0, queries[q] + 4 * (p));     \
+    DotAccumulate(b##q, c1, queries[q] + 4 * (p));     \
   }
-    TQ_SCAN_DOT(0) TQ_SCAN_DOT(1) TQ_SCAN_DOT(2) TQ_SCAN_DOT(3)
-    TQ_SCAN_DOT(4) TQ_SCAN_DOT(5) TQ_SCAN_DOT(6) TQ_SCAN_DOT(7)
+  // One group pair `raw`, its nibbles placed by `control`.
+#define TQ_SCAN_DOT_PAIR(raw, control, p)                                                        \
+  {                                                                                              \
+    const __m512i c0 = _mm512_permutexvar_epi8(                                                  \
+        _mm512_multishift_epi64_epi8(control, _mm512_permutexvar_epi8(gather0, raw)), book);     \
+    const __m512i c1 = _mm512_permutexvar_epi8(                                                  \
+        _mm512_multishift_epi64_epi8(control, _mm512_permutexvar_epi8(gather1, raw)), book);     \
+    TQ_SCAN_DOT(0, c0, c1, p) TQ_SCAN_DOT(1, c0, c1, p) TQ_SCAN_DOT(2, c0, c1, p)               \
+    TQ_SCAN_DOT(3, c0, c1, p) TQ_SCAN_DOT(4, c0, c1, p) TQ_SCAN_DOT(5, c0, c1, p)               \
+    TQ_SCAN_DOT(6, c0, c1, p) TQ_SCAN_DOT(7, c0, c1, p)                                         \
+  }
+  for (size_t p = 0; p < pairs; p += kPairsPerStep<kDense3>) {
+    if constexpr (kDense3) {
+      const hn::Full512<uint8_t> d8;
+      const uint8_t* chunk_pair = codes.ChunkPair(p / 4);
+      const auto n0 = hn::LoadU(d8, chunk_pair);
+      const auto n1 = hn::LoadU(d8, chunk_pair + 64);
+      const auto n2 = hn::LoadU(d8, chunk_pair + 128);
+      const __m512i e3 = Dense3Spares(d8, n0, n1, n2).raw;
+      TQ_SCAN_DOT_PAIR(n0.raw, dense_shifts[0], p)
+      TQ_SCAN_DOT_PAIR(n1.raw, dense_shifts[1], p + 1)
+      TQ_SCAN_DOT_PAIR(n2.raw, dense_shifts[2], p + 2)
+      TQ_SCAN_DOT_PAIR(e3, dense_shifts[3], p + 3)
+    } else {
+      TQ_SCAN_DOT_PAIR(_mm512_loadu_si512(codes.GroupPair(p)), shifts, p)
+    }
+  }
+#undef TQ_SCAN_DOT_PAIR
 #undef TQ_SCAN_DOT
-  }
 #define TQ_SCAN_STORE(q)                                                       \
   if constexpr (kQ > q) {                                                      \
     const __m512i bias = _mm512_set1_epi32(biases[q]);                         \
@@ -255,8 +322,8 @@ constexpr bool kHaveInt8Dot = false;
 // AccumulateSection below for AVX-512, with named accumulators: with arrays
 // of vectors GCC 12 copied every accumulator between registers on each update
 // (37 register moves per 8-query iteration of ~90 useful instructions).
-template <size_t kQ, bool kNarrow>
-HWY_INLINE void AccumulateSection512(const uint8_t* HWY_RESTRICT codes,
+template <size_t kQ, bool kNarrow, bool kDense3>
+HWY_INLINE void AccumulateSection512(const SectionCodes& codes,
                                      const uint8_t* const* HWY_RESTRICT tables, size_t pairs,
                                      uint32_t (*HWY_RESTRICT sums)[kBlockVectors]) {
   static_assert(kQ <= 8, "at most 8 queries per pass");
@@ -267,13 +334,9 @@ HWY_INLINE void AccumulateSection512(const uint8_t* HWY_RESTRICT codes,
     const size_t p1 = std::min(pairs, p0 + kPairsPerFlush);
     auto a0 = hn::Zero(d16), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     auto b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
-    for (size_t p = p0; p < p1; ++p) {
-      const auto v = hn::LoadU(d8, codes + 64 * p);
-      const auto lo = hn::And(v, k0F);
-      const auto hi = hn::And(hn::BitCast(d8, hn::ShiftRight<4>(hn::BitCast(d16, v))), k0F);
-#define TQ_SCAN_LOOKUP(q)                                                                \
+#define TQ_SCAN_LOOKUP(q, p)                                                             \
   if constexpr (kQ > q) {                                                                \
-    const uint8_t* HWY_RESTRICT t = tables[q] + 64 * p;                                  \
+    const uint8_t* HWY_RESTRICT t = tables[q] + 64 * (p);                                \
     const auto u_lo = hn::TableLookupBytes(LoadTables(d8, t), lo);                       \
     const auto u_hi = hn::TableLookupBytes(LoadTables(d8, t + 32), hi);                  \
     if constexpr (kNarrow) {                                                             \
@@ -287,10 +350,32 @@ HWY_INLINE void AccumulateSection512(const uint8_t* HWY_RESTRICT codes,
       b##q = hn::Add(b##q, hn::Add(hn::ShiftRight<8>(r_lo), hn::ShiftRight<8>(r_hi)));   \
     }                                                                                    \
   }
-      TQ_SCAN_LOOKUP(0) TQ_SCAN_LOOKUP(1) TQ_SCAN_LOOKUP(2) TQ_SCAN_LOOKUP(3)
-      TQ_SCAN_LOOKUP(4) TQ_SCAN_LOOKUP(5) TQ_SCAN_LOOKUP(6) TQ_SCAN_LOOKUP(7)
-#undef TQ_SCAN_LOOKUP
+  // Every query's lookups of one group pair `v` (its nibbles as they are).
+#define TQ_SCAN_LOOKUP_PAIR(v, p)                                                          \
+  {                                                                                        \
+    const auto lo = hn::And(v, k0F);                                                       \
+    const auto hi = hn::And(hn::BitCast(d8, hn::ShiftRight<4>(hn::BitCast(d16, v))), k0F); \
+    TQ_SCAN_LOOKUP(0, p) TQ_SCAN_LOOKUP(1, p) TQ_SCAN_LOOKUP(2, p) TQ_SCAN_LOOKUP(3, p)    \
+    TQ_SCAN_LOOKUP(4, p) TQ_SCAN_LOOKUP(5, p) TQ_SCAN_LOOKUP(6, p) TQ_SCAN_LOOKUP(7, p)    \
+  }
+    for (size_t p = p0; p < p1; p += kPairsPerStep<kDense3>) {
+      if constexpr (kDense3) {
+        const uint8_t* chunk_pair = codes.ChunkPair(p / 4);
+        const auto n0 = hn::LoadU(d8, chunk_pair);
+        const auto n1 = hn::LoadU(d8, chunk_pair + 64);
+        const auto n2 = hn::LoadU(d8, chunk_pair + 128);
+        const auto e3 = Dense3Spares(d8, n0, n1, n2);
+        TQ_SCAN_LOOKUP_PAIR(n0, p)
+        TQ_SCAN_LOOKUP_PAIR(n1, p + 1)
+        TQ_SCAN_LOOKUP_PAIR(n2, p + 2)
+        TQ_SCAN_LOOKUP_PAIR(e3, p + 3)
+      } else {
+        const auto v = hn::LoadU(d8, codes.GroupPair(p));
+        TQ_SCAN_LOOKUP_PAIR(v, p)
+      }
     }
+#undef TQ_SCAN_LOOKUP_PAIR
+#undef TQ_SCAN_LOOKUP
 #define TQ_SCAN_FLUSH(q)                                               \
   if constexpr (kQ > q) {                                              \
     if (p0 == 0) {                                                     \
@@ -306,22 +391,53 @@ HWY_INLINE void AccumulateSection512(const uint8_t* HWY_RESTRICT codes,
 }
 #endif  // TQ_SCAN_FLUSH_IN_REGISTERS
 
+// Every query's lookups of load i of group pair p (codes `v`) into the
+// sub-accumulators that load belongs to.
+template <size_t kQ, bool kNarrow, class V16>
+HWY_INLINE void LookupLoad(hn::Vec<D8> v, const uint8_t* const* HWY_RESTRICT tables, size_t p,
+                           size_t i, V16 (&acc_a)[kQ][kSubAccumulators],
+                           V16 (&acc_b)[kQ][kSubAccumulators]) {
+  const D8 d8;
+  const hn::Repartition<uint16_t, D8> d16;
+  const auto k0F = hn::Set(d8, 0x0F);
+  const auto lo = hn::And(v, k0F);
+  const auto hi = hn::And(hn::BitCast(d8, hn::ShiftRight<4>(hn::BitCast(d16, v))), k0F);
+  const size_t s = i * kSubAccumulators / kLoadsPerPair;
+  const size_t table_offset = kVecBytes == 16 ? (i % 2) * 16 : 0;
+  for (size_t q = 0; q < kQ; ++q) {
+    const uint8_t* HWY_RESTRICT t = tables[q] + 64 * p + table_offset;
+    const auto u_lo = hn::TableLookupBytes(LoadTables(d8, t), lo);
+    const auto u_hi = hn::TableLookupBytes(LoadTables(d8, t + 32), hi);
+    if constexpr (kNarrow) {
+      const auto r = hn::BitCast(d16, hn::Add(u_lo, u_hi));
+      acc_a[q][s] = hn::Add(acc_a[q][s], r);
+      acc_b[q][s] = hn::Add(acc_b[q][s], hn::ShiftRight<8>(r));
+    } else {
+      const auto r_lo = hn::BitCast(d16, u_lo);
+      const auto r_hi = hn::BitCast(d16, u_hi);
+      acc_a[q][s] = hn::Add(acc_a[q][s], hn::Add(r_lo, r_hi));
+      acc_b[q][s] =
+          hn::Add(acc_b[q][s], hn::Add(hn::ShiftRight<8>(r_lo), hn::ShiftRight<8>(r_hi)));
+    }
+  }
+}
+
 // Sums the u8 table entries of `pairs` group pairs of one block for kQ
 // queries into sums[q][position]. kNarrow: entries are at most 127
 // (kSignTableMax), so the two lookups of a byte are added in u8 first (which must hold zeros unless
-// TQ_SCAN_FLUSH_IN_REGISTERS, where the first flush stores).
-template <size_t kQ, bool kNarrow>
-HWY_INLINE void AccumulateSection(const uint8_t* HWY_RESTRICT codes,
+// TQ_SCAN_FLUSH_IN_REGISTERS, where the first flush stores). kDense3: the
+// codes are dense 3-bit chunk pairs (SectionCodes).
+template <size_t kQ, bool kNarrow, bool kDense3>
+HWY_INLINE void AccumulateSection(const SectionCodes& codes,
                                   const uint8_t* const* HWY_RESTRICT tables, size_t pairs,
                                   uint32_t (*HWY_RESTRICT sums)[kBlockVectors]) {
 #if TQ_SCAN_FLUSH_IN_REGISTERS
-  AccumulateSection512<kQ, kNarrow>(codes, tables, pairs, sums);
+  AccumulateSection512<kQ, kNarrow, kDense3>(codes, tables, pairs, sums);
   return;
 #endif
   const D8 d8;
   const hn::Repartition<uint16_t, D8> d16;
   using V16 = hn::Vec<decltype(d16)>;
-  const auto k0F = hn::Set(d8, 0x0F);
   for (size_t p0 = 0; p0 < pairs; p0 += kPairsPerFlush) {
     const size_t p1 = std::min(pairs, p0 + kPairsPerFlush);
     V16 acc_a[kQ][kSubAccumulators];
@@ -332,29 +448,20 @@ HWY_INLINE void AccumulateSection(const uint8_t* HWY_RESTRICT codes,
         acc_b[q][s] = hn::Zero(d16);
       }
     }
-    for (size_t p = p0; p < p1; ++p) {
-      const uint8_t* HWY_RESTRICT pair_codes = codes + 64 * p;
+    for (size_t p = p0; p < p1; p += kPairsPerStep<kDense3>) {
       for (size_t i = 0; i < kLoadsPerPair; ++i) {
-        const auto v = hn::LoadU(d8, pair_codes + i * kVecBytes);
-        const auto lo = hn::And(v, k0F);
-        const auto hi = hn::And(hn::BitCast(d8, hn::ShiftRight<4>(hn::BitCast(d16, v))), k0F);
-        const size_t s = i * kSubAccumulators / kLoadsPerPair;
-        const size_t table_offset = kVecBytes == 16 ? (i % 2) * 16 : 0;
-        for (size_t q = 0; q < kQ; ++q) {
-          const uint8_t* HWY_RESTRICT t = tables[q] + 64 * p + table_offset;
-          const auto u_lo = hn::TableLookupBytes(LoadTables(d8, t), lo);
-          const auto u_hi = hn::TableLookupBytes(LoadTables(d8, t + 32), hi);
-          if constexpr (kNarrow) {
-            const auto r = hn::BitCast(d16, hn::Add(u_lo, u_hi));
-            acc_a[q][s] = hn::Add(acc_a[q][s], r);
-            acc_b[q][s] = hn::Add(acc_b[q][s], hn::ShiftRight<8>(r));
-          } else {
-            const auto r_lo = hn::BitCast(d16, u_lo);
-            const auto r_hi = hn::BitCast(d16, u_hi);
-            acc_a[q][s] = hn::Add(acc_a[q][s], hn::Add(r_lo, r_hi));
-            acc_b[q][s] = hn::Add(acc_b[q][s],
-                                  hn::Add(hn::ShiftRight<8>(r_lo), hn::ShiftRight<8>(r_hi)));
-          }
+        if constexpr (kDense3) {
+          const uint8_t* at = codes.ChunkPair(p / 4) + i * kVecBytes;
+          const auto n0 = hn::LoadU(d8, at);
+          const auto n1 = hn::LoadU(d8, at + 64);
+          const auto n2 = hn::LoadU(d8, at + 128);
+          LookupLoad<kQ, kNarrow>(n0, tables, p, i, acc_a, acc_b);
+          LookupLoad<kQ, kNarrow>(n1, tables, p + 1, i, acc_a, acc_b);
+          LookupLoad<kQ, kNarrow>(n2, tables, p + 2, i, acc_a, acc_b);
+          LookupLoad<kQ, kNarrow>(Dense3Spares(d8, n0, n1, n2), tables, p + 3, i, acc_a, acc_b);
+        } else {
+          const auto v = hn::LoadU(d8, codes.GroupPair(p) + i * kVecBytes);
+          LookupLoad<kQ, kNarrow>(v, tables, p, i, acc_a, acc_b);
         }
       }
     }
@@ -439,24 +546,45 @@ void ScanTile(const ScanLayout::Data& layout, const QueryTables::Data& tables, s
   (void)int8_queries;
   (void)int8_biases;
   BlockSums<kQ> sums;
+  HWY_ALIGN uint8_t partial_pair[Dense3Shape::kPairBytes];
   for (size_t b = block_begin; b < block_end; ++b) {
     const uint32_t row_bits = BlockAllowedBits(allowed, b) & BlockValidBits(layout.size, b);
     if (row_bits == 0) continue;
     const uint8_t* block = layout.block(b);
+    SectionCodes mse_codes{block};
+    if (s.dense3) {
+      mse_codes.whole_pairs = s.dense.whole_pairs;
+      if (s.dense.has_partial_pair()) {
+        FillPartialDense3Pair(s.dense, block, partial_pair);
+        mse_codes.partial_pair = partial_pair;
+      }
+    }
+    const size_t mse_pairs = s.mse.groups / 2;
 #if HWY_TARGET == HWY_AVX3_DL
     if (int8_mse) {
-      AccumulateMseInt8<kQ>(block, int8_queries, s.mse.groups / 2, tables.int8_codebook.biased,
-                            int8_biases, sums.mse);
+      const uint8_t* codebook = tables.int8_codebook.biased;
+      if (s.dense3) {
+        AccumulateMseInt8<kQ, true>(mse_codes, int8_queries, mse_pairs, codebook, int8_biases,
+                                    sums.mse);
+      } else {
+        AccumulateMseInt8<kQ, false>(mse_codes, int8_queries, mse_pairs, codebook, int8_biases,
+                                     sums.mse);
+      }
     } else
 #endif
     {
       if (!TQ_SCAN_FLUSH_IN_REGISTERS) std::memset(sums.mse, 0, sizeof(sums.mse));
-      AccumulateSection<kQ, /*kNarrow=*/false>(block, mse_tables, s.mse.groups / 2, sums.mse);
+      if (s.dense3) {
+        AccumulateSection<kQ, /*kNarrow=*/false, true>(mse_codes, mse_tables, mse_pairs, sums.mse);
+      } else {
+        AccumulateSection<kQ, /*kNarrow=*/false, false>(mse_codes, mse_tables, mse_pairs,
+                                                        sums.mse);
+      }
     }
     if (s.signs) {
       if (!TQ_SCAN_FLUSH_IN_REGISTERS) std::memset(sums.sign, 0, sizeof(sums.sign));
-      AccumulateSection<kQ, /*kNarrow=*/true>(block + s.mse.groups * kBlockVectors, sign_tables,
-                                              s.sign.groups / 2, sums.sign);
+      AccumulateSection<kQ, /*kNarrow=*/true, false>(SectionCodes{block + s.mse.block_bytes},
+                                                     sign_tables, s.sign.groups / 2, sums.sign);
     }
     for (size_t q = 0; q < kQ; ++q) {
       OfferBlock(layout, tables.objective, tables.scales[q0 + q], int8_mse, sums.mse[q],

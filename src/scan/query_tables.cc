@@ -13,25 +13,40 @@ namespace {
 
 constexpr int kTableEntries = 16;
 
-// Float tables of one section: nibbles * 16 values, plus how many leading
-// entries of each table can be looked up.
+// Float tables of one section: nibbles * 16 values.
 struct FloatTables {
   size_t nibbles = 0;
-  int valid_entries = kTableEntries;
   std::vector<double> values;
 };
 
-FloatTables MseTables(const std::vector<float>& rotated, const std::vector<float>& centroids,
-                      int index_bits, size_t groups) {
+// One index per nibble (3 or 4 bits): nibble n holds dim NibbleDim(n).
+FloatTables NibblePerIndexTables(const CodeShape& shape, const std::vector<float>& rotated,
+                                 const std::vector<float>& centroids) {
+  FloatTables t;
+  t.nibbles = 2 * shape.mse.groups;
+  t.values.assign(t.nibbles * kTableEntries, 0.0);
+  for (size_t n = 0; n < t.nibbles; ++n) {
+    const int j = NibbleDim(shape, n);
+    if (j < 0) continue;
+    for (int v = 0; v < kTableEntries; ++v) {
+      t.values[n * kTableEntries + v] =
+          double(rotated[j]) * centroids[NibbleIndex(shape, n, static_cast<unsigned>(v))];
+    }
+  }
+  return t;
+}
+
+// Several indices per nibble (1 or 2 bits), dims in order.
+FloatTables PackedIndexTables(const std::vector<float>& rotated,
+                              const std::vector<float>& centroids, int index_bits, size_t groups) {
   FloatTables t;
   t.nibbles = 2 * groups;
   t.values.assign(t.nibbles * kTableEntries, 0.0);
   const size_t dim = rotated.size();
-  const int per_nibble = index_bits == 3 ? 1 : 4 / index_bits;
+  const int per_nibble = 4 / index_bits;
   const int mask = (1 << index_bits) - 1;
-  t.valid_entries = 1 << (per_nibble * index_bits);
   for (size_t n = 0; n < t.nibbles; ++n) {
-    for (int v = 0; v < t.valid_entries; ++v) {
+    for (int v = 0; v < kTableEntries; ++v) {
       double sum = 0.0;
       for (int i = 0; i < per_nibble; ++i) {
         const size_t j = n * per_nibble + i;
@@ -41,6 +56,13 @@ FloatTables MseTables(const std::vector<float>& rotated, const std::vector<float
     }
   }
   return t;
+}
+
+FloatTables MseTables(const CodeShape& shape, const std::vector<float>& rotated,
+                      const std::vector<float>& centroids) {
+  return shape.index_bits >= 3 ? NibblePerIndexTables(shape, rotated, centroids)
+                               : PackedIndexTables(rotated, centroids, shape.index_bits,
+                                                   shape.mse.groups);
 }
 
 FloatTables SignTables(const std::vector<float>& projected, size_t groups) {
@@ -68,8 +90,8 @@ std::pair<float, float> QuantizeTables(const FloatTables& t, int max_level, uint
   double widest = 0.0, offset = 0.0;
   for (size_t n = 0; n < t.nibbles; ++n) {
     const double* v = &t.values[n * kTableEntries];
-    const double lo = *std::min_element(v, v + t.valid_entries);
-    const double hi = *std::max_element(v, v + t.valid_entries);
+    const double lo = *std::min_element(v, v + kTableEntries);
+    const double hi = *std::max_element(v, v + kTableEntries);
     minimum[n] = lo;
     offset += lo;
     widest = std::max(widest, hi - lo);
@@ -82,8 +104,7 @@ std::pair<float, float> QuantizeTables(const FloatTables& t, int max_level, uint
     const size_t g = n / 2, h = n % 2;
     uint8_t* table = out + 64 * (g / 2) + 32 * h + 16 * (g % 2);
     for (int v = 0; v < kTableEntries; ++v) {
-      double q = 0.0;
-      if (v < t.valid_entries) q = std::nearbyint((t.values[n * kTableEntries + v] - minimum[n]) / delta);
+      const double q = std::nearbyint((t.values[n * kTableEntries + v] - minimum[n]) / delta);
       table[v] = static_cast<uint8_t>(std::clamp(q, 0.0, double(max_level)));
     }
   }
@@ -130,8 +151,7 @@ QueryTables::QueryTables(const Codec& codec, const float* queries, size_t num_qu
     d.int8_codebook.available = true;
     codebook_scale = Int8Scale(centroids.data(), centroids.size());
     for (int i = 0; i < 64; ++i) {
-      const size_t level = i % 16;
-      const int8_t c8 = level < centroids.size() ? ToInt8(centroids[level] * codebook_scale) : 0;
+      const int8_t c8 = ToInt8(centroids[i % centroids.size()] * codebook_scale);
       d.int8_codebook.biased[i] = static_cast<uint8_t>(c8 + 128);
     }
     d.int8_query_bytes = 2 * s.mse.groups;
@@ -144,7 +164,8 @@ QueryTables::QueryTables(const Codec& codec, const float* queries, size_t num_qu
       int8_t* q8 = d.int8_queries.get() + q * d.int8_query_bytes;
       int64_t sum = 0;
       for (size_t j = 0; j < d.int8_query_bytes; ++j) {
-        q8[j] = j < rotated.size() ? ToInt8(rotated[j] * query_scale) : 0;
+        const int dim = NibbleDim(s, j);
+        q8[j] = dim >= 0 ? ToInt8(rotated[dim] * query_scale) : 0;
         sum += q8[j];
       }
       const double delta = 1.0 / (query_scale * codebook_scale);
@@ -153,8 +174,7 @@ QueryTables::QueryTables(const Codec& codec, const float* queries, size_t num_qu
     }
     uint8_t* out = d.tables.get() + q * d.table_bytes;
     const auto [mse_delta, mse_offset] =
-        QuantizeTables(MseTables(d.prepared[q].rotated, centroids, s.index_bits, s.mse.groups),
-                       kMseTableMax, out);
+        QuantizeTables(MseTables(s, d.prepared[q].rotated, centroids), kMseTableMax, out);
     d.scales[q].mse_delta = mse_delta;
     d.scales[q].mse_offset = mse_offset;
     if (s.signs) {

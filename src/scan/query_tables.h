@@ -4,7 +4,9 @@
 // For nibble t of a section, T_t[v] (v = 0..15) is the float contribution of
 // that nibble's dims to the section's dot product:
 //   MSE, m in {1,2,4}:  sum over the 4/m dims j of the nibble of Rq[j] * c[index_j(v)]
-//   MSE, m = 3:         Rq[t] * c[v] (v < 8; entries 8..15 are never looked up)
+//   MSE, m = 3:         Rq[j] * c[index(v)], j = NibbleDim(t) and index(v) the
+//                       three bits of v beside its spare bit (scan_layout.h),
+//                       so each value appears twice
 //   signs:              sum over the 4 dims j of (bit_j(v) ? +1 : -1) * SRq[j]
 // (dims past `dim` count as 0). Tables are quantized to u8 with the table's
 // own minimum subtracted and one step `delta` shared by all tables of the
@@ -59,7 +61,9 @@ struct QueryScale {
 // for the two shuffles + six adds of the u8-table form.
 struct Int8Codebook {
   bool available = false;  // index bits 3 or 4
-  alignas(64) uint8_t biased[64] = {};  // entry i = c8[i % 16] + 128 (vpermb ignores bits 6, 7)
+  // Entry i = c8[i % levels] + 128 (vpermb ignores bits 6, 7; the 3-bit
+  // kernel places an index in bits 0..2 and leaves garbage above).
+  alignas(64) uint8_t biased[64] = {};
 };
 
 struct QueryTables::Data {
@@ -71,7 +75,7 @@ struct QueryTables::Data {
   hwy::AlignedFreeUniquePtr<uint8_t[]> tables{nullptr, hwy::AlignedFreer()};
   std::vector<QueryScale> scales;
   Int8Codebook int8_codebook;
-  size_t int8_query_bytes = 0;  // per query: 2 * shape.mse.groups (padded dims)
+  size_t int8_query_bytes = 0;  // per query: 2 * shape.mse.groups, nibble j = NibbleDim(j)
   hwy::AlignedFreeUniquePtr<int8_t[]> int8_queries{nullptr, hwy::AlignedFreer()};
   std::vector<Codec::PreparedQuery> prepared;  // used by the generic path
 

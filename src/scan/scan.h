@@ -11,7 +11,9 @@
 // Which codes take the fast path: every code whose MSE index has 1..4 bits
 // (mse bits 1..4, prod bits 2..5), scored with u8 nibble tables (pshufb) on
 // every SIMD target; on AVX-512 VNNI CPUs the MSE part of 3/4-bit indices is
-// scored with int8 dot products instead (query_tables.h, Int8Codebook). Wider
+// scored with int8 dot products instead (query_tables.h, Int8Codebook).
+// 3-bit indices are stored densely (3 bits per coordinate) and widened to a
+// nibble each in registers by the kernels. Wider
 // indices (mse 5..8, prod 6..8) are stored as the flat packed bytes,
 // transposed, and scored with the float estimator (exact, slower). See
 // src/scan/scan_layout.h for the byte layout, src/scan/lut_scan.cc for the
@@ -32,7 +34,8 @@ namespace turboquant::internal {
 inline constexpr size_t kBlockVectors = 32;
 // Version of the in-block byte order (scan_layout.h). Segment files record
 // it, so a build with another order refuses them instead of misreading them.
-inline constexpr uint32_t kScanLayoutVersion = 1;
+// Version 2: 3-bit MSE indices dense (3 bits per coordinate), not a nibble each.
+inline constexpr uint32_t kScanLayoutVersion = 2;
 
 // What the scan ranks by; larger is better in every case.
 enum class ScanObjective {
@@ -74,6 +77,8 @@ class ScanLayout {
   size_t memory_bytes() const;
   // Bytes of one 32-vector block (a function of the codec only).
   size_t block_bytes() const;
+  // Bytes held per vector: its share of a block plus its two floats.
+  size_t bytes_per_vector() const;
   // The raw storage, for writing segment files: num_blocks() * block_bytes()
   // bytes, and num_blocks() * 32 floats each (an internal order per block).
   absl::Span<const uint8_t> block_data() const;

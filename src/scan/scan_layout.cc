@@ -13,24 +13,148 @@ namespace {
 
 size_t RoundUpEven(size_t n) { return (n + 1) & ~size_t{1}; }
 
+// Dense 3-bit chunks: the nibble (E byte e, high h) that holds slot s of a
+// chunk, and back. The order makes any prefix of r slots fit the first
+// ceil(3 r / 8) bytes (scan_layout.h).
+struct Nibble {
+  uint8_t e, h;
+};
+constexpr Nibble kSlotNibble[Dense3Shape::kChunkDims] = {{0, 0}, {0, 1}, {1, 0}, {1, 1},
+                                                          {3, 0}, {2, 0}, {2, 1}, {3, 1}};
+constexpr uint8_t kNibbleSlot[4][2] = {{0, 1}, {2, 3}, {5, 6}, {4, 7}};
+
+unsigned NibbleOfIndex(unsigned index, unsigned spare_bit) {
+  return spare_bit == 0 ? index << 1 : index;
+}
+unsigned IndexOfNibble(unsigned nibble, unsigned spare_bit) {
+  return (spare_bit == 0 ? nibble >> 1 : nibble) & 7;
+}
+
+Dense3Shape MakeDense3Shape(size_t dim) {
+  Dense3Shape d;
+  d.chunks = (dim + Dense3Shape::kChunkDims - 1) / Dense3Shape::kChunkDims;
+  d.whole_chunks = dim / Dense3Shape::kChunkDims;
+  const size_t rest = dim % Dense3Shape::kChunkDims;
+  d.last_bytes = rest == 0 ? Dense3Shape::kChunkBytes : PackedSize(rest, 3);
+  d.whole_pairs = d.whole_chunks / 2;
+  d.pairs = (d.chunks + 1) / 2;
+  return d;
+}
+
+// The stored bytes N0..N2 of one chunk from its 8 indices (slot order).
+void PackDense3Chunk(const uint8_t* slot_indices, uint8_t* n) {
+  uint8_t e[4] = {0, 0, 0, 0};
+  for (size_t s = 0; s < Dense3Shape::kChunkDims; ++s) {
+    const Nibble at = kSlotNibble[s];
+    e[at.e] |= NibbleOfIndex(slot_indices[s], Dense3Shape::kSpareBit[at.e][at.h]) << (4 * at.h);
+  }
+  // The inverse of Dense3SpareByte: E3's six bits into the spare bits.
+  n[0] = static_cast<uint8_t>(e[0] | ((e[3] << 2) & 0x18));
+  n[1] = static_cast<uint8_t>(e[1] | (e[3] & 0x11));
+  n[2] = static_cast<uint8_t>(e[2] | ((e[3] >> 2) & 0x18));
+}
+
+void UnpackDense3Chunk(const uint8_t* n, uint8_t* slot_indices) {
+  const uint8_t e[4] = {n[0], n[1], n[2], Dense3SpareByte(n[0], n[1], n[2])};
+  for (size_t s = 0; s < Dense3Shape::kChunkDims; ++s) {
+    const Nibble at = kSlotNibble[s];
+    slot_indices[s] = static_cast<uint8_t>(
+        IndexOfNibble((e[at.e] >> (4 * at.h)) & 0x0F, Dense3Shape::kSpareBit[at.e][at.h]));
+  }
+}
+
+void AppendDense3(const CodeShape& s, const uint8_t* code, size_t v, uint8_t* block) {
+  thread_local std::vector<uint8_t> indices;
+  indices.assign(s.dense.chunks * Dense3Shape::kChunkDims, 0);
+  UnpackBits(code, s.dim, 3, indices.data());
+  for (size_t c = 0; c < s.dense.chunks; ++c) {
+    uint8_t n[Dense3Shape::kChunkBytes];
+    PackDense3Chunk(&indices[c * Dense3Shape::kChunkDims], n);
+    for (size_t k = 0; k < s.dense.ChunkBytes(c); ++k) block[s.dense.ByteOffset(c, k, v)] = n[k];
+  }
+}
+
+void ExtractDense3(const CodeShape& s, const uint8_t* block, size_t v, uint8_t* code) {
+  thread_local std::vector<uint8_t> indices;
+  indices.resize(s.dense.chunks * Dense3Shape::kChunkDims);
+  for (size_t c = 0; c < s.dense.chunks; ++c) {
+    uint8_t n[Dense3Shape::kChunkBytes] = {0, 0, 0};
+    for (size_t k = 0; k < s.dense.ChunkBytes(c); ++k) n[k] = block[s.dense.ByteOffset(c, k, v)];
+    UnpackDense3Chunk(n, &indices[c * Dense3Shape::kChunkDims]);
+  }
+  PackBits(indices.data(), s.dim, 3, code);
+}
+
 }  // namespace
+
+size_t Dense3Shape::ByteOffset(size_t c, size_t k, size_t v) const {
+  const size_t pair = c / 2, y = c % 2;
+  if (pair < whole_pairs) return pair * kPairBytes + BlockByteOffset(2 * k + y, v);
+  // The partial pair: plain columns, chunk x's bytes first.
+  const size_t column = y ? ChunkBytes(c - 1) + k : k;
+  return pair * kPairBytes + column * kBlockVectors + v;
+}
+
+void FillPartialDense3Pair(const Dense3Shape& dense, const uint8_t* block, uint8_t* pair) {
+  std::memset(pair, 0, Dense3Shape::kPairBytes);
+  for (size_t c = 2 * dense.whole_pairs; c < dense.chunks; ++c) {
+    for (size_t k = 0; k < dense.ChunkBytes(c); ++k) {
+      const uint8_t* column = block + dense.ByteOffset(c, k, 0);
+      const size_t group = 2 * k + c % 2;
+      std::memcpy(pair + BlockByteOffset(group, 0), column, 16);
+      std::memcpy(pair + BlockByteOffset(group, 16), column + 16, 16);
+    }
+  }
+}
+
+uint8_t MseGroupByte(const CodeShape& s, const uint8_t* block, size_t g, size_t v) {
+  if (!s.dense3) return block[BlockByteOffset(g, v)];
+  const size_t e = (g % 8) / 2, c = 2 * (g / 8) + g % 2;
+  if (c >= s.dense.chunks) return 0;
+  uint8_t n[Dense3Shape::kChunkBytes] = {0, 0, 0};
+  for (size_t k = 0; k < s.dense.ChunkBytes(c); ++k) n[k] = block[s.dense.ByteOffset(c, k, v)];
+  return e < 3 ? n[e] : Dense3SpareByte(n[0], n[1], n[2]);
+}
+
+int NibbleDim(const CodeShape& s, size_t j) {
+  size_t dim = j;
+  if (s.dense3) {
+    const size_t g = j / 2, e = (g % 8) / 2, c = 2 * (g / 8) + g % 2;
+    dim = c * Dense3Shape::kChunkDims + kNibbleSlot[e][j % 2];
+  }
+  return dim < static_cast<size_t>(s.dim) ? static_cast<int>(dim) : -1;
+}
+
+int NibbleIndex(const CodeShape& s, size_t j, unsigned nibble) {
+  if (!s.dense3) return static_cast<int>(nibble);
+  const size_t e = (j / 2 % 8) / 2;
+  return static_cast<int>(IndexOfNibble(nibble, Dense3Shape::kSpareBit[e][j % 2]));
+}
 
 CodeShape::CodeShape(const Codec& codec) {
   kind = codec.kind();
   dim = codec.dim();
   index_bits = kind == CodecKind::kMse ? codec.bits() : codec.bits() - 1;
   lookup_tables = index_bits <= 4;
+  dense3 = index_bits == 3;
   signs = kind == CodecKind::kProd;
   code_size = codec.code_size();
   mse.flat_bytes = PackedSize(dim, index_bits);
-  // 3-bit indices take a whole nibble each in the scan layout.
-  mse.groups = RoundUpEven(index_bits == 3 ? (static_cast<size_t>(dim) + 1) / 2 : mse.flat_bytes);
+  if (dense3) {
+    dense = MakeDense3Shape(dim);
+    mse.groups = 8 * dense.pairs;  // E0..E3 of two chunks per chunk pair
+    mse.block_bytes = mse.flat_bytes * kBlockVectors;
+  } else {
+    mse.groups = RoundUpEven(mse.flat_bytes);
+    mse.block_bytes = mse.groups * kBlockVectors;
+  }
   if (signs) {
     sign.flat_bytes = PackedSize(dim, 1);
     sign.groups = RoundUpEven(sign.flat_bytes);
+    sign.block_bytes = sign.groups * kBlockVectors;
   }
   groups = mse.groups + sign.groups;
-  block_bytes = groups * kBlockVectors;
+  block_bytes = mse.block_bytes + sign.block_bytes;
 }
 
 ScanLayout::ScanLayout(const Codec& codec) : data_(std::make_unique<Data>()) {
@@ -97,6 +221,9 @@ size_t ScanLayout::size() const { return data_->size; }
 size_t ScanLayout::num_blocks() const { return data_->num_blocks; }
 bool ScanLayout::uses_lookup_tables() const { return data_->shape.lookup_tables; }
 size_t ScanLayout::block_bytes() const { return data_->shape.block_bytes; }
+size_t ScanLayout::bytes_per_vector() const {
+  return data_->shape.block_bytes / kBlockVectors + 2 * sizeof(float);
+}
 
 absl::Span<const uint8_t> ScanLayout::block_data() const {
   return {data_->blocks, data_->num_blocks * data_->shape.block_bytes};
@@ -137,27 +264,19 @@ void ScanLayout::Append(const uint8_t* codes, size_t n) {
     d.num_blocks = new_blocks;
   }
 
-  std::vector<uint8_t> indices(s.index_bits == 3 ? s.dim + 1 : 0, 0);
   for (size_t i = 0; i < n; ++i) {
     const uint8_t* code = codes + i * s.code_size;
     const size_t row = d.size + i;
     const size_t v = row % kBlockVectors;
     uint8_t* block = blocks + (row / kBlockVectors) * s.block_bytes;
-    if (s.index_bits == 3) {
-      UnpackBits(code, s.dim, 3, indices.data());
-      for (size_t g = 0; g < s.mse.groups; ++g) {
-        const size_t lo = 2 * g, hi = 2 * g + 1;
-        const uint8_t byte = static_cast<uint8_t>((lo < size_t(s.dim) ? indices[lo] : 0) |
-                                                  (hi < size_t(s.dim) ? indices[hi] << 4 : 0));
-        block[BlockByteOffset(g, v)] = byte;
-      }
+    if (s.dense3) {
+      AppendDense3(s, code, v, block);
     } else {
       for (size_t g = 0; g < s.mse.flat_bytes; ++g) block[BlockByteOffset(g, v)] = code[g];
     }
     const uint8_t* signs = code + s.mse.flat_bytes;
-    for (size_t g = 0; g < s.sign.flat_bytes; ++g) {
-      block[BlockByteOffset(s.mse.groups + g, v)] = signs[g];
-    }
+    uint8_t* sign_section = block + s.mse.block_bytes;
+    for (size_t g = 0; g < s.sign.flat_bytes; ++g) sign_section[BlockByteOffset(g, v)] = signs[g];
     const size_t position = (row / kBlockVectors) * kBlockVectors + FloatPosition(v);
     d.owned_norms[position] = LoadNorm(code + s.code_size);
     d.owned_scalars[position] = LoadSecondScalar(code + s.code_size);
@@ -173,22 +292,14 @@ void ExtractCodeFromData(const ScanLayout::Data& d, size_t row, uint8_t* code) {
   const CodeShape& s = d.shape;
   const size_t v = row % kBlockVectors;
   const uint8_t* block = d.block(row / kBlockVectors);
-  if (s.index_bits == 3) {
-    thread_local std::vector<uint8_t> indices;
-    indices.resize(2 * s.mse.groups);
-    for (size_t g = 0; g < s.mse.groups; ++g) {
-      const uint8_t byte = block[BlockByteOffset(g, v)];
-      indices[2 * g] = byte & 0x0F;
-      indices[2 * g + 1] = byte >> 4;
-    }
-    PackBits(indices.data(), s.dim, 3, code);
+  if (s.dense3) {
+    ExtractDense3(s, block, v, code);
   } else {
     for (size_t g = 0; g < s.mse.flat_bytes; ++g) code[g] = block[BlockByteOffset(g, v)];
   }
   uint8_t* signs = code + s.mse.flat_bytes;
-  for (size_t g = 0; g < s.sign.flat_bytes; ++g) {
-    signs[g] = block[BlockByteOffset(s.mse.groups + g, v)];
-  }
+  const uint8_t* sign_section = block + s.mse.block_bytes;
+  for (size_t g = 0; g < s.sign.flat_bytes; ++g) signs[g] = sign_section[BlockByteOffset(g, v)];
   const size_t position = (row / kBlockVectors) * kBlockVectors + FloatPosition(v);
   StoreScalars(d.norms[position], d.scalars[position], code + s.code_size);
 }

@@ -64,22 +64,26 @@ void ScanBlocksLutScalar(const ScanLayout::Data& layout, const QueryTables::Data
       const uint8_t* block = layout.block(b);
       for (size_t p = 0; p < kBlockVectors; ++p) {
         const size_t v = VectorAtPosition(p);
-        // Sum the u8 table entries of each section's nibbles.
+        // Sum the u8 table entries of each section's nibbles (for dense
+        // 3-bit codes, of the bytes E the kernel rebuilds: scan_layout.h).
         uint32_t sums[2] = {0, 0};
         for (size_t g = 0; g < s.groups; ++g) {
-          const uint8_t byte = block[BlockByteOffset(g, v)];
+          const uint8_t byte =
+              g < s.mse.groups
+                  ? MseGroupByte(s, block, g, v)
+                  : block[s.mse.block_bytes + BlockByteOffset(g - s.mse.groups, v)];
           const uint8_t* pair_tables = table + 64 * (g / 2) + 16 * (g % 2);
           sums[g >= s.mse.groups] += pair_tables[byte & 0x0F] + pair_tables[32 + (byte >> 4)];
         }
         float mse_delta = scale.mse_delta, mse_offset = scale.mse_offset;
         if (int8_mse) {
-          // One index per nibble: dim j is nibble j % 2 of group j / 2.
+          // One index per nibble: nibble j = 2 g + high holds dim NibbleDim(j).
           const int8_t* q8 = tables.int8_query_of(q);
           int32_t dot = 0;
           for (size_t j = 0; j < 2 * s.mse.groups; ++j) {
-            const uint8_t byte = block[BlockByteOffset(j / 2, v)];
-            const uint8_t index = j % 2 ? byte >> 4 : byte & 0x0F;
-            dot += int32_t(tables.int8_codebook.biased[index]) * q8[j];
+            const uint8_t byte = MseGroupByte(s, block, j / 2, v);
+            const unsigned nibble = j % 2 ? byte >> 4 : byte & 0x0F;
+            dot += int32_t(tables.int8_codebook.biased[NibbleIndex(s, j, nibble)]) * q8[j];
           }
           sums[0] = static_cast<uint32_t>(dot - scale.int8_bias);
           mse_delta = scale.int8_delta;
