@@ -20,7 +20,7 @@ struct Nibble {
   uint8_t e, h;
 };
 constexpr Nibble kSlotNibble[Dense3Shape::kChunkDims] = {{0, 0}, {0, 1}, {1, 0}, {1, 1},
-                                                          {3, 0}, {2, 0}, {2, 1}, {3, 1}};
+                                                         {3, 0}, {2, 0}, {2, 1}, {3, 1}};
 constexpr uint8_t kNibbleSlot[4][2] = {{0, 1}, {2, 3}, {5, 6}, {4, 7}};
 
 unsigned NibbleOfIndex(unsigned index, unsigned spare_bit) {

@@ -81,11 +81,11 @@ struct Dense3Shape {
   static constexpr size_t kPairBytes = 2 * kChunkBytes * kBlockVectors;  // 192
   // The spare bit (0 or 3) of the low (h = 0) and high nibble of E0..E3.
   static constexpr uint8_t kSpareBit[4][2] = {{3, 0}, {0, 0}, {3, 0}, {3, 3}};
-  size_t chunks = 0;       // ceil(dim / 8)
-  size_t whole_chunks = 0; // chunks of 8 dims
-  size_t last_bytes = 0;   // bytes stored of the last chunk (3 if it is whole)
-  size_t whole_pairs = 0;  // chunk pairs of two whole chunks (stored as group pairs)
-  size_t pairs = 0;        // all chunk pairs, the last maybe partial
+  size_t chunks = 0;        // ceil(dim / 8)
+  size_t whole_chunks = 0;  // chunks of 8 dims
+  size_t last_bytes = 0;    // bytes stored of the last chunk (3 if it is whole)
+  size_t whole_pairs = 0;   // chunk pairs of two whole chunks (stored as group pairs)
+  size_t pairs = 0;         // all chunk pairs, the last maybe partial
 
   // Bytes stored per vector of chunk c.
   size_t ChunkBytes(size_t c) const { return c + 1 == chunks ? last_bytes : kChunkBytes; }
@@ -99,15 +99,15 @@ struct Dense3Shape {
 struct CodeShape {
   CodecKind kind = CodecKind::kMse;
   int dim = 0;
-  int index_bits = 0;       // bits of an MSE index (mse: bits, prod: bits - 1)
+  int index_bits = 0;          // bits of an MSE index (mse: bits, prod: bits - 1)
   bool lookup_tables = false;  // index_bits <= 4: the nibble-table path
-  bool dense3 = false;      // index_bits == 3: the dense form
-  bool signs = false;       // prod: a sign section follows
+  bool dense3 = false;         // index_bits == 3: the dense form
+  bool signs = false;          // prod: a sign section follows
   size_t code_size = 0;
   SectionShape mse, sign;
-  Dense3Shape dense;        // when dense3
-  size_t groups = 0;        // mse.groups + sign.groups (table bytes per query / 32)
-  size_t block_bytes = 0;   // mse.block_bytes + sign.block_bytes
+  Dense3Shape dense;       // when dense3
+  size_t groups = 0;       // mse.groups + sign.groups (table bytes per query / 32)
+  size_t block_bytes = 0;  // mse.block_bytes + sign.block_bytes
 
   explicit CodeShape(const Codec& codec);
   CodeShape() = default;
