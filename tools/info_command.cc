@@ -70,8 +70,8 @@ int Run(const std::vector<std::string>& args) {
   absl::PrintF("  float vectors    %s\n", o.keep_vectors ? "kept (exact re-ranking available)"
                                                         : "not kept (no re-ranking)");
   absl::PrintF("  segments         %d\n", s.segments);
-  absl::PrintF("  code size        %d bytes/vector (float32: %d)\n", s.bytes_per_vector,
-               o.dim * 4);
+  absl::PrintF("  code size        %d bytes/vector held, codes + norm + scale (float32: %d)\n",
+               s.bytes_per_vector, o.dim * 4);
   absl::PrintF("  stored codes     %s%s\n", HumanBytes(static_cast<double>(s.code_bytes)),
                o.keep_vectors ? absl::StrFormat(", float vectors %s",
                                                 HumanBytes(static_cast<double>(s.vector_bytes)))

@@ -32,7 +32,9 @@ Status TurboQuantIndex::Impl::Verify() const {
 IndexStats TurboQuantIndex::Impl::Stats() const {
   const std::shared_ptr<const Snapshot> current = Current();
   IndexStats stats;
-  stats.bytes_per_vector = codec_->code_size();
+  // What a vector holds in the scan blocks (codes + norm + scalar), which is
+  // what memory and segment files hold per row, not the codec's flat code.
+  stats.bytes_per_vector = internal::ScanLayout(*codec_).bytes_per_vector();
   for (const SnapshotSegment& s : current->segments) {
     stats.count += static_cast<int64_t>(s.live_rows);
     stats.deleted += static_cast<int64_t>(s.segment->rows() - s.live_rows);
