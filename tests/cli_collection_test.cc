@@ -240,6 +240,38 @@ TEST(CliCollectionTest, BuildWithIdsReturnsThoseIds) {
   for (int64_t i = 0; i < 100; ++i) EXPECT_EQ(results->data[i], 7000 + i);
 }
 
+// build is a bulk load: every documented --json key, and the load's checks.
+TEST(CliCollectionTest, BuildJsonHasEveryKeyAndRefusesDuplicateIds) {
+  REQUIRE_TQINDEX();
+  const std::string dir = MakeTempDir("cli_build_json");
+  const std::string base = WriteGaussian(dir, "base.fvecs", 1000, 32, 4);
+  Result r = RunTqindex("build --input " + base + " --index " + dir + "/c.tq" +
+                        " --keep-vectors --threads 2 --batch 300 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto built = Json(r);
+  EXPECT_EQ(Number(built, "count"), 1000);
+  EXPECT_EQ(Number(built, "rows"), 1000);
+  EXPECT_GT(Number(built, "seconds"), 0);
+  EXPECT_GT(Number(built, "vectors_per_s"), 0);
+  EXPECT_GT(Number(built, "bytes_on_disk"), 1000 * 32 * 4);
+  EXPECT_EQ(Number(built, "threads"), 2);
+  EXPECT_EQ(Number(built, "segments"), 1);
+  for (const char* key : {"index", "input", "dim", "bits", "codec", "metric", "keep_vectors",
+                          "float32_bytes", "size_ratio", "bytes_per_vector"}) {
+    EXPECT_TRUE(built.count(key)) << "missing key " << key;
+  }
+  EXPECT_EQ(RunTqindex("verify --index " + dir + "/c.tq").exit_code, 0);
+
+  std::vector<int64_t> ids = Range(0, 1000);
+  ids[700] = 5;
+  const std::string index = dir + "/dup.tq";
+  r = RunTqindex("build --input " + base + " --ids " + WriteIds(dir, "dup.ivecs", ids) +
+                 " --index " + index);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(Contains(r.err, "id 5 appears more than once")) << r.err;
+  EXPECT_FALSE(fs::exists(index));
+}
+
 TEST(CliCollectionTest, CorruptSegmentFailsVerifyNamingTheFile) {
   REQUIRE_TQINDEX();
   const std::string dir = MakeTempDir("cli_corrupt");

@@ -1,5 +1,6 @@
 // Simulated power loss at every point of a workload that creates a
-// collection, adds, upserts, removes, seals, flushes, compacts and backs up.
+// collection, adds, upserts, removes, seals, flushes, compacts, backs up and
+// bulk loads.
 // For each crash point the workload runs on a PowerLossFileSystem that cuts
 // the power at that operation; the disk is then rolled back to what was
 // fsynced, and the reopened collection must hold every acknowledged write
@@ -35,9 +36,9 @@ std::vector<float> VectorOf(int64_t id, int version) {
 }
 
 struct Step {
-  enum Kind { kAdd, kRemove, kFlush, kCompact, kBackup } kind;
-  int64_t first = 0, count = 0;  // kAdd: ids [first, first + count)
-  int version = 0;               // kAdd
+  enum Kind { kAdd, kRemove, kFlush, kCompact, kBackup, kBulkLoad } kind;
+  int64_t first = 0, count = 0;  // kAdd, kBulkLoad: ids [first, first + count)
+  int version = 0;               // kAdd, kBulkLoad
   std::vector<int64_t> ids;      // kRemove
 };
 
@@ -57,6 +58,8 @@ const std::vector<Step>& Workload() {
       {Step::kRemove, 0, 0, 0, {0, 200}},
       {Step::kBackup},
       {Step::kAdd, 230, 30, 0},
+      // Upserts 240..259 and adds 260..279, as two segment files.
+      {Step::kBulkLoad, 240, 40, 2},
   };
   return *steps;
 }
@@ -73,7 +76,7 @@ struct Outcome {
 };
 
 Contents Apply(const Step& step, Contents contents) {
-  if (step.kind == Step::kAdd) {
+  if (step.kind == Step::kAdd || step.kind == Step::kBulkLoad) {
     for (int64_t id = step.first; id < step.first + step.count; ++id) contents[id] = step.version;
   } else if (step.kind == Step::kRemove) {
     for (int64_t id : step.ids) contents.erase(id);
@@ -82,16 +85,22 @@ Contents Apply(const Step& step, Contents contents) {
 }
 
 Status RunStep(TurboQuantIndex& index, const Step& step, const std::string& backup_dir) {
+  std::vector<int64_t> ids;
+  std::vector<float> vectors;
+  for (int64_t id = step.first; id < step.first + step.count; ++id) {
+    ids.push_back(id);
+    const auto v = VectorOf(id, step.version);
+    vectors.insert(vectors.end(), v.begin(), v.end());
+  }
   switch (step.kind) {
-    case Step::kAdd: {
-      std::vector<int64_t> ids;
-      std::vector<float> vectors;
-      for (int64_t id = step.first; id < step.first + step.count; ++id) {
-        ids.push_back(id);
-        const auto v = VectorOf(id, step.version);
-        vectors.insert(vectors.end(), v.begin(), v.end());
-      }
+    case Step::kAdd:
       return index.Add(ids, vectors);
+    case Step::kBulkLoad: {
+      // 52 bytes a row (4 of codes, 8 of scalars, 8 of id, 32 of vector):
+      // segments of 32 rows, in batches of 16 rows.
+      auto source = RowSourceFromSpans(ids, vectors, kDim, 16);
+      return index.BulkLoad(*source, {.threads = 2, .memory_budget_bytes = 2 * 32 * 52})
+          .status();
     }
     case Step::kRemove:
       return index.Remove(step.ids).status();
@@ -132,7 +141,7 @@ Outcome RunWorkload(const std::string& dir, const std::string& backup_dir,
 std::vector<int64_t> IdsOf(const Step& step) {
   if (step.kind == Step::kRemove) return step.ids;
   std::vector<int64_t> ids;
-  if (step.kind == Step::kAdd) {
+  if (step.kind == Step::kAdd || step.kind == Step::kBulkLoad) {
     for (int64_t id = step.first; id < step.first + step.count; ++id) ids.push_back(id);
   }
   return ids;

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <filesystem>
+#include <cstdlib>
+#include <cstring>
 #include <cstdio>
 #include <mutex>
 #include <thread>
@@ -285,6 +288,60 @@ absl::Status AddRowsByNumber(const Matrix& rows, TurboQuantIndex& index) {
   return absl::OkStatus();
 }
 
+namespace {
+
+class IngestRows final : public turboquant::RowSource {
+ public:
+  IngestRows(IngestSource& source, int64_t batch) : source_(source), batch_(batch) {}
+
+  absl::Status Next(turboquant::RowBatch* batch) override {
+    batch->vector_storage.clear();
+    absl::StatusOr<int64_t> got = source_.vectors->ReadRows(batch_, &batch->vector_storage);
+    if (!got.ok()) return got.status();
+    batch->id_storage.clear();
+    if (source_.ids != nullptr) {
+      absl::StatusOr<int64_t> got_ids = source_.ids->ReadRowsInt64(*got, &batch->id_storage);
+      if (!got_ids.ok()) return got_ids.status();
+      if (*got_ids != *got) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "%s: ended after %d ids, but %s has more vectors", source_.ids->path(),
+            rows_ + *got_ids, source_.vectors->path()));
+      }
+    } else {
+      for (int64_t r = 0; r < *got; ++r) batch->id_storage.push_back(source_.first_id + rows_ + r);
+    }
+    rows_ += *got;
+    batch->ids = batch->id_storage;
+    batch->vectors = batch->vector_storage;
+    return absl::OkStatus();
+  }
+  int64_t total_rows() const override { return source_.vectors->rows(); }
+
+ private:
+  IngestSource& source_;
+  const int64_t batch_;
+  int64_t rows_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<turboquant::RowSource> IngestRowSource(IngestSource& source, int64_t batch) {
+  return std::make_unique<IngestRows>(source, batch);
+}
+
+absl::StatusOr<turboquant::BulkLoadResult> BulkLoadWithProgress(TurboQuantIndex& index,
+                                                                turboquant::RowSource& rows,
+                                                                int threads,
+                                                                const std::string& label) {
+  Progress progress(label, rows.total_rows());
+  turboquant::BulkLoadOptions options;
+  options.threads = threads;
+  options.progress = [&progress](int64_t done) { progress.Update(done); };
+  absl::StatusOr<turboquant::BulkLoadResult> result = index.BulkLoad(rows, options);
+  progress.Finish();
+  return result;
+}
+
 // ---- ground truth ---------------------------------------------------------------------
 
 namespace {
@@ -508,6 +565,23 @@ std::string HumanBytes(double bytes) {
     ++unit;
   }
   return unit == 0 ? absl::StrFormat("%.0f B", bytes) : absl::StrFormat("%.1f %s", bytes, units[unit]);
+}
+
+absl::StatusOr<std::unique_ptr<TemporaryDirectory>> TemporaryDirectory::Make(
+    const std::string& prefix) {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/", prefix,
+                                     "-XXXXXX");
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return absl::InternalError(
+        absl::StrFormat("%s: cannot make a temporary directory: %s", pattern, std::strerror(errno)));
+  }
+  return std::unique_ptr<TemporaryDirectory>(new TemporaryDirectory(pattern));
+}
+
+TemporaryDirectory::~TemporaryDirectory() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
 }
 
 }  // namespace tqindex

@@ -135,6 +135,17 @@ absl::StatusOr<IngestResult> Ingest(IngestSource& source, turboquant::TurboQuant
 // of 10000 rows, showing a "building" progress bar on a terminal.
 absl::Status AddRowsByNumber(const turboquant::Matrix& rows, turboquant::TurboQuantIndex& index);
 
+// `source` as a RowSource for TurboQuantIndex::BulkLoad, read in batches of
+// `batch` rows (the source must outlive it).
+std::unique_ptr<turboquant::RowSource> IngestRowSource(IngestSource& source, int64_t batch);
+
+// index.BulkLoad(rows) on `threads` encoding threads (0 = all), showing a
+// progress bar labelled `label` on a terminal.
+absl::StatusOr<turboquant::BulkLoadResult> BulkLoadWithProgress(turboquant::TurboQuantIndex& index,
+                                                                turboquant::RowSource& rows,
+                                                                int threads,
+                                                                const std::string& label);
+
 // ---- ground truth, recall, threads --------------------------------------------------
 
 // The exact k nearest base rows (row numbers) of every query for `metric`,
@@ -163,6 +174,19 @@ int EffectiveThreads(int threads);
 
 // "12.3 MB", "512 B".
 std::string HumanBytes(double bytes);
+
+// A new directory under $TMPDIR (or /tmp), removed with everything in it
+// when this is destroyed.
+class TemporaryDirectory {
+ public:
+  static absl::StatusOr<std::unique_ptr<TemporaryDirectory>> Make(const std::string& prefix);
+  ~TemporaryDirectory();
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit TemporaryDirectory(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
 
 }  // namespace tqindex
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
+#include "turboquant/bulk_load.h"
 #include "turboquant/codec.h"
 #include "turboquant/filter.h"
 #include "turboquant/status.h"
@@ -139,6 +140,12 @@ class TurboQuantIndex {
   // the write: consecutive, starting one past the largest id in the index (0
   // when empty). Returns the first id.
   StatusOr<int64_t> AddWithNewIds(absl::Span<const float> vectors);
+  // Adds every row of `source` (files larger than memory are fine), encoded
+  // on several threads straight into new segment files that one catalog
+  // batch then names: a crash leaves the index as it was or with the whole
+  // load. Ids must be unique within the load; an id already in the index is
+  // replaced (upsert) in that same batch. See turboquant/bulk_load.h.
+  StatusOr<BulkLoadResult> BulkLoad(RowSource& source, const BulkLoadOptions& options = {});
   // Deletes the ids that are present; returns how many were.
   StatusOr<int64_t> Remove(absl::Span<const int64_t> ids);
   // The stored vector of an id. With keep_vectors: exactly the vector that

@@ -1,5 +1,6 @@
 // The state behind TurboQuantIndex, shared by the files that implement it:
 //   write_path.cc    Add, AddWithNewIds, Remove
+//   bulk_load.cc     BulkLoad
 //   read_path.cc     Get, Contains, Search
 //   seal.cc          sealing unsealed rows and compaction (Rewrite)
 //   recovery.cc      Open's replay of the catalog, and Refresh of read-only opens
@@ -118,6 +119,7 @@ class TurboQuantIndex::Impl {
 
   Status Add(absl::Span<const int64_t> ids, absl::Span<const float> vectors);
   StatusOr<int64_t> AddWithNewIds(absl::Span<const float> vectors);
+  StatusOr<BulkLoadResult> BulkLoad(RowSource& source, const BulkLoadOptions& options);
   StatusOr<int64_t> Remove(absl::Span<const int64_t> ids);
   StatusOr<std::vector<float>> Get(int64_t id);
   bool Contains(int64_t id);
@@ -194,6 +196,16 @@ class TurboQuantIndex::Impl {
       std::vector<std::shared_ptr<const Segment>> merged, rocksdb::WriteBatch* batch);
   size_t FirstUnsealed(const Snapshot& snapshot) const;
   StatusOr<std::shared_ptr<const Segment>> OpenSealed(uint64_t segment_id, uint64_t rows) const;
+  // bulk_load.cc: BulkLoad's reading, encoding and segment writing.
+  class BulkLoader;
+  // A segment id for a file written outside write_mutex_: the counter moves
+  // at once, so no other writer's file gets the same name.
+  uint64_t ReserveSegmentId();
+  // BulkLoad's commit, under write_mutex_: one catalog batch names the new
+  // segments' files and tombstones the rows whose ids they replace; then the
+  // id map and a new snapshot. Files that nothing will name are removed.
+  Status CommitBulkLoad(const std::vector<std::shared_ptr<const Segment>>& segments,
+                        int64_t* replaced);
   // The snapshot the catalog describes; sealed segments already in `reuse`
   // (by segment id) are shared rather than mapped again.
   StatusOr<std::shared_ptr<Snapshot>> SnapshotFromCatalog(

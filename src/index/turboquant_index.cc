@@ -165,6 +165,10 @@ Status TurboQuantIndex::Add(absl::Span<const int64_t> ids, absl::Span<const floa
 StatusOr<int64_t> TurboQuantIndex::AddWithNewIds(absl::Span<const float> vectors) {
   return WithoutExceptions([&] { return impl_->AddWithNewIds(vectors); });
 }
+StatusOr<BulkLoadResult> TurboQuantIndex::BulkLoad(RowSource& source,
+                                                   const BulkLoadOptions& options) {
+  return WithoutExceptions([&] { return impl_->BulkLoad(source, options); });
+}
 StatusOr<int64_t> TurboQuantIndex::Remove(absl::Span<const int64_t> ids) {
   return WithoutExceptions([&] { return impl_->Remove(ids); });
 }
