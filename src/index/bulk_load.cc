@@ -18,8 +18,8 @@
 #include <new>
 #include <utility>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_format.h"
+#include "src/codec/encode_kernels.h"
 #include "src/index/index_impl.h"
 #include "src/index/parallel.h"
 #include "src/index/search_request.h"
@@ -120,6 +120,18 @@ struct SegmentRows {
   size_t num_blocks() const { return (rows + kBlockRows - 1) / kBlockRows; }
 };
 
+// Codec::Encode's check, in a form that vectorizes: a float is NaN or
+// infinite when its exponent bits are all ones. Bulk loads check gigabytes.
+bool AllFinite(const float* values, size_t count) {
+  uint32_t special = 0;
+  for (size_t i = 0; i < count; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, &values[i], sizeof(bits));
+    special |= (bits & 0x7f800000u) == 0x7f800000u;
+  }
+  return special == 0;
+}
+
 }  // namespace
 
 std::unique_ptr<RowSource> RowSourceFromSpans(absl::Span<const int64_t> ids,
@@ -141,11 +153,9 @@ class TurboQuantIndex::Impl::BulkLoader {
 
   // Encodes and writes every row; on success the caller commits segments().
   Status Run() {
-    // The hint only sizes the id set, within reason: a wrong one costs time.
-    const int64_t hint = source_.total_rows();
-    if (hint > 0) seen_.reserve(static_cast<size_t>(std::min<int64_t>(hint, int64_t{1} << 24)));
     Status status = LoadAll();
     if (Status s = FinishWrite(); status.ok()) status = s;
+    if (status.ok()) status = CheckUniqueIds();
     if (!status.ok()) Abandon();
     return status;
   }
@@ -205,14 +215,28 @@ class TurboQuantIndex::Impl::BulkLoader {
         return absl::InvalidArgumentError(absl::StrFormat(
             "id %d at row %d of the load is negative; ids must be >= 0", id, rows_fetched_ + i));
       }
-      if (!seen_.insert(id).second) {
-        return absl::InvalidArgumentError(
-            absl::StrFormat("id %d appears more than once in this bulk load (again at row %d)", id,
-                            rows_fetched_ + i));
-      }
+      ascending_ &= id > last_id_;
+      last_id_ = id;
     }
     rows_fetched_ += n;
     return absl::OkStatus();
+  }
+
+  // Ascending ids (the usual case: row numbers, sorted keys) are unique;
+  // others are sorted once at the end, which costs less time and memory than
+  // a hash set filled while loading.
+  Status CheckUniqueIds() const {
+    if (ascending_) return absl::OkStatus();
+    std::vector<int64_t> ids;
+    ids.reserve(static_cast<size_t>(rows_taken_));
+    for (const auto& segment : segments_) {
+      ids.insert(ids.end(), segment->ids().begin(), segment->ids().end());
+    }
+    std::sort(ids.begin(), ids.end());
+    const auto twice = std::adjacent_find(ids.begin(), ids.end());
+    if (twice == ids.end()) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        absl::StrFormat("id %d appears more than once in this bulk load", *twice));
   }
 
   // Appends a batch to the current segment, cutting segments as they fill.
@@ -288,16 +312,16 @@ class TurboQuantIndex::Impl::BulkLoader {
     // Kept vectors are the caller's own, so that Get returns what was added.
     if (current_.vectors)
       std::memcpy(&current_.vectors[row * dim_], input, n * dim_ * sizeof(float));
-    std::vector<float> normalized;
+    if (!AllFinite(input, n * dim_)) return NonFinite(ids, vectors, first_row, begin, end);
     if (impl_.options_.metric == Metric::kCosine) {
+      thread_local std::vector<float> normalized;
       normalized.assign(input, input + n * dim_);
       internal::NormalizeRows(static_cast<int>(dim_), &normalized);
       input = normalized.data();
     }
-    std::vector<uint8_t> codes(n * impl_.codec_->code_size());
-    if (!impl_.codec_->Encode({input, n * dim_}, absl::MakeSpan(codes)).ok()) {
-      return NonFinite(ids, vectors, first_row, begin, end);
-    }
+    thread_local std::vector<uint8_t> codes;
+    codes.resize(n * impl_.codec_->code_size());
+    internal::EncodeRows(*impl_.codec_, input, n, codes.data());
     PlaceCodes(row, codes.data(), n);
     return absl::OkStatus();
   }
@@ -396,8 +420,9 @@ class TurboQuantIndex::Impl::BulkLoader {
   const size_t segment_rows_;
 
   // The reading thread's (one Fetch at a time).
-  absl::flat_hash_set<int64_t> seen_;
   size_t rows_fetched_ = 0;
+  bool ascending_ = true;  // every id so far larger than the one before
+  int64_t last_id_ = -1;
 
   // The calling thread's.
   int64_t rows_taken_ = 0;
