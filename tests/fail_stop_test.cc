@@ -1,8 +1,9 @@
 // Fail-stop writes: a failed catalog write (whose outcome is unknown) stops
 // all later writes until the collection is reopened, while reads keep the
-// last good snapshot; a seal that fails after its Add was durable does not
-// fail that Add; Open changes nothing before the whole collection validated;
-// sealing splits at max_segment_rows; Get returns what was added.
+// last good snapshot; a background seal that fails fails no Add (each was
+// durable already) but stops later writes; Open changes nothing before the
+// whole collection validated; sealing splits at max_segment_rows; Get
+// returns what was added.
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -58,24 +59,27 @@ TEST(FailStopTest, FailedCatalogWriteStopsWritesUntilReopenAndReadsGoOn) {
   EXPECT_EQ(*(*reopened)->Get(3), CrashVector(3));
 }
 
-TEST(FailStopTest, FailedInlineSealDoesNotFailTheDurableAdd) {
+TEST(FailStopTest, FailedBackgroundSealFailsNoAddAndStopsLaterWrites) {
   const std::string dir = testing::MakeTempDir("fail_stop") + "/c";
   auto disk = std::make_shared<testing::PowerLossFileSystem>();
-  OpenOptions open{.seal_rows = 50};
+  // Background work runs in WaitForBackgroundWork here, so that the cut
+  // lands in the seal.
+  OpenOptions open{.seal_rows = 50, .background_work = false};
   open.file_system = disk;
   auto index = TurboQuantIndex::Create(dir, {.dim = kCrashDim, .keep_vectors = true}, open);
   ASSERT_TRUE(index.ok()) << index.status();
-  // How many disk operations an Add that does not seal makes.
-  const uint64_t before = disk->operations();
   ASSERT_TRUE((*index)->Add(ConsecutiveIds(0, 10), CrashVectors(0, 10)).ok());
-  const uint64_t per_add = disk->operations() - before;
+  // This Add reaches seal_rows; it never seals itself.
+  ASSERT_TRUE((*index)->Add(ConsecutiveIds(10, 50), CrashVectors(10, 50)).ok());
+  EXPECT_GT((*index)->Stats().unsealed, 0);
 
-  // This Add reaches seal_rows: its batch is written, then the seal fails.
-  disk->CutPowerAt(disk->operations() + per_add + 1);
-  EXPECT_TRUE((*index)->Add(ConsecutiveIds(10, 50), CrashVectors(10, 50)).ok());
+  disk->CutPowerAt(disk->operations() + 1);
+  const Status sealed = (*index)->WaitForBackgroundWork();
+  EXPECT_NE(sealed.message().find("sealing or compaction failed"), std::string::npos) << sealed;
   disk->CutPowerAt(0);
   const Status next = (*index)->Add(ConsecutiveIds(60, 1), CrashVectors(60, 1));
-  EXPECT_NE(next.message().find("sealing failed"), std::string::npos) << next;
+  EXPECT_NE(next.message().find("sealing or compaction failed"), std::string::npos) << next;
+  EXPECT_EQ((*index)->size(), 60);  // reads go on
   index->reset();
   auto reopened = TurboQuantIndex::Open(dir);
   ASSERT_TRUE(reopened.ok()) << reopened.status();
@@ -149,6 +153,7 @@ TEST(FailStopTest, OpenRemovesNothingWhenTheCollectionDoesNotValidate) {
     auto index = TurboQuantIndex::Create(dir, {.dim = kCrashDim}, {.seal_rows = 20});
     ASSERT_TRUE(index.ok());
     ASSERT_TRUE((*index)->Add(ConsecutiveIds(0, 30), CrashVectors(0, 30)).ok());
+    ASSERT_TRUE((*index)->WaitForBackgroundWork().ok());  // seals the 30 rows
   }
   const std::string stray = dir + "/segments/00000000000000ff.tqs";
   std::ofstream(stray) << "not named by the catalog";

@@ -50,7 +50,7 @@ class FilterTest : public ::testing::TestWithParam<Stage> {
     dir_ = testing::MakeTempDir("filter") + "/c";
     auto created = TurboQuantIndex::Create(
         dir_, {.dim = kDim, .bits = 4, .metric = Metric::kL2, .keep_vectors = true},
-        {.seal_rows = kSealRows});
+        {.seal_rows = kSealRows, .background_work = false});
     ASSERT_TRUE(created.ok()) << created.status();
     index_ = std::move(*created);
     BuildMixedCollection();
@@ -85,6 +85,7 @@ class FilterTest : public ::testing::TestWithParam<Stage> {
       std::vector<int64_t> ids;
       for (int i = 0; i < kSealRows; ++i) ids.push_back(batch * kSealRows + i);
       PutBatch(ids, {base.begin() + ids.front() * kDim, base.begin() + (ids.back() + 1) * kDim});
+      ASSERT_TRUE(index_->Flush().ok());
     }
     std::vector<int64_t> tail;
     for (int i = 0; i < kUnsealedRows; ++i) tail.push_back(kSealedBatches * kSealRows + i);

@@ -36,20 +36,23 @@ std::vector<float> VectorOf(int64_t id, int version) {
 }
 
 struct Step {
-  enum Kind { kAdd, kRemove, kFlush, kCompact, kBackup, kBulkLoad } kind;
+  enum Kind { kAdd, kRemove, kBackgroundWork, kFlush, kCompact, kBackup, kBulkLoad } kind;
   int64_t first = 0, count = 0;  // kAdd, kBulkLoad: ids [first, first + count)
   int version = 0;               // kAdd, kBulkLoad
   std::vector<int64_t> ids;      // kRemove
 };
 
-// seal_rows is 120, so the third add seals inline, and the workload passes
-// through every kind of write the collection makes.
+// seal_rows is 120, so after the third add a seal is due, which background
+// work (run in the test's thread, for a deterministic order of file
+// operations) does; the workload passes through every kind of write the
+// collection makes.
 const std::vector<Step>& Workload() {
   static const auto* steps = new std::vector<Step>{
       {Step::kAdd, 0, 50, 0},
       {Step::kAdd, 50, 50, 0},
       {Step::kRemove, 0, 0, 0, {3, 55, 60}},
       {Step::kAdd, 100, 80, 0},
+      {Step::kBackgroundWork},
       {Step::kAdd, 10, 10, 1},  // upserts of sealed rows
       {Step::kRemove, 0, 0, 0, {101, 150, 999}},
       {Step::kFlush},
@@ -104,6 +107,8 @@ Status RunStep(TurboQuantIndex& index, const Step& step, const std::string& back
     }
     case Step::kRemove:
       return index.Remove(step.ids).status();
+    case Step::kBackgroundWork:
+      return index.WaitForBackgroundWork();
     case Step::kFlush:
       return index.Flush();
     case Step::kCompact:
@@ -117,7 +122,7 @@ Status RunStep(TurboQuantIndex& index, const Step& step, const std::string& back
 Outcome RunWorkload(const std::string& dir, const std::string& backup_dir,
                     std::shared_ptr<testing::PowerLossFileSystem> fs) {
   Outcome outcome;
-  OpenOptions open{.seal_rows = 120};
+  OpenOptions open{.seal_rows = 120, .background_work = false};
   open.file_system = fs;
   auto index = TurboQuantIndex::Create(dir, {.dim = kDim, .bits = 4, .keep_vectors = true}, open);
   if (!index.ok()) return outcome;

@@ -28,6 +28,7 @@ Command BackupCommand();
 Command BenchCommand();
 Command DemoCommand();
 Command CodecStatsCommand();
+Command IngestBenchCommand();
 int KvBenchCommand(const std::vector<std::string>& args);
 
 namespace {
@@ -46,6 +47,7 @@ std::vector<Command> Commands() {
       BenchCommand(),
       DemoCommand(),
       CodecStatsCommand(),
+      IngestBenchCommand(),
       {"kv-bench", "KV-cache fidelity (attention, needle test) and decode speed, synthetic data",
        &KvBenchCommand},
   };

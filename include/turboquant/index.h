@@ -95,12 +95,28 @@ struct IndexStats {
   size_t vector_bytes = 0;      // bytes of kept float vectors
   size_t bytes_per_vector = 0;  // codec code size
   uint64_t bytes_on_disk = 0;   // segment files + catalog (0 in memory)
+  // Memory of the bookkeeping beside the codes: the id -> location map (0
+  // until a write or Get first needs it), the live-row bitmaps of segments
+  // with deletes, and the unsealed rows (codes, ids, kept vectors).
+  size_t id_map_bytes = 0;
+  size_t live_bitmap_bytes = 0;
+  size_t unsealed_bytes = 0;
+  // Seals and compactions committed since the index was opened.
+  int64_t seals = 0;
+  int64_t compactions = 0;
 };
 
 // How a durable collection is opened (and, for Create, tuned).
 struct OpenOptions {
   // Unsealed rows are written to a segment file once there are this many.
   int64_t seal_rows = 1 << 20;
+  // Seal and compact on a library-owned thread: unsealed rows once there are
+  // seal_rows of them; sealed segments of one size class once there are
+  // four (size-tiered merging); a segment whose rows are a fifth deleted.
+  // Off: that work is done only by Flush, Compact and WaitForBackgroundWork,
+  // in the caller's thread (for callers that schedule it themselves, and for
+  // tests that need a deterministic order of file operations).
+  bool background_work = true;
   // Sealing and compaction split their output into segments of at most this
   // many rows (row numbers inside a segment are 32-bit): 1 to kMaxSegmentRows.
   int64_t max_segment_rows = int64_t{1} << 30;
@@ -168,6 +184,10 @@ class TurboQuantIndex {
   // Rewrites segments without their deleted rows and swaps them in
   // atomically; searches keep running on the snapshot they started with.
   Status Compact();
+  // Returns once no seal or compaction is due or running (doing it in this
+  // thread when background_work is off). Its error is the sticky write
+  // error, if background work failed.
+  Status WaitForBackgroundWork();
   // Checks every checksum and the manifest against the files; DataLoss names
   // the damaged file.
   Status Verify() const;

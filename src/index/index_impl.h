@@ -8,9 +8,16 @@
 //   maintenance.cc   Verify, Stats
 //   turboquant_index.cc  Create/Open and the public forwarding
 //
-// Writers are serialized by write_mutex_ and publish a new immutable Snapshot
-// after every change; searches copy the current snapshot pointer and run
+// Writes are group-committed (LevelDB's writer queue): Add and Remove calls
+// queue, and the call at the front (the leader) commits the whole queue as
+// one catalog batch with one fsync, under write_mutex_, then publishes one
+// new immutable Snapshot. Searches copy the current snapshot pointer and run
 // without locks, so they never wait for a writer (nor see half a write).
+//
+// Sealing and compaction (background.cc, seal.cc) run on a library thread:
+// a Rewrite merges a run of segments without any lock, and takes
+// write_mutex_ only to commit, applying the deletes that writers made
+// meanwhile. Writers therefore never wait for a seal to write its files.
 //
 // Fail-stop writes (LevelDB's background-error pattern): when a catalog write
 // fails, its outcome is unknown (the batch may or may not be durable), so the
@@ -20,13 +27,18 @@
 #ifndef TURBOQUANT_SRC_INDEX_INDEX_IMPL_H_
 #define TURBOQUANT_SRC_INDEX_INDEX_IMPL_H_
 
+#include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_format.h"
 #include "src/index/snapshot.h"
 #include "storage/catalog.h"
@@ -35,13 +47,14 @@
 namespace turboquant {
 namespace internal {
 
-// Unsealed rows are kept in chunks of at most this many rows; an Add copies
-// only the last chunk, so small writes stay cheap while snapshots stay
-// immutable.
+// Each committed group of writes becomes one immutable chunk of unsealed
+// rows (more chunks when it holds more than this many rows), so a write never
+// copies earlier rows.
 constexpr size_t kChunkRows = 16384;
 // Every scanned segment costs a little per query (table setup, a candidate
 // list to merge), so this many small chunks are merged into one larger
-// unsealed segment: a logarithmic number of segments without sealing early.
+// unsealed segment: a logarithmic number of segments, and each row copied a
+// logarithmic number of times, without sealing early.
 constexpr size_t kChunksPerMerge = 8;
 
 inline std::string SegmentFileName(uint64_t segment_id) {
@@ -111,6 +124,8 @@ class TurboQuantIndex::Impl {
         fs_(storage::OrDefault(tuning.file_system)),
         snapshot_(std::make_shared<const Snapshot>()),
         catalog_(std::move(catalog)) {}
+  // Stops the background thread (after the Rewrite it is running, if any).
+  ~Impl();
 
   // Rebuilds the state of a durable collection from its catalog contents;
   // a writer then removes the files the catalog does not name.
@@ -126,6 +141,10 @@ class TurboQuantIndex::Impl {
   StatusOr<SearchResults> Search(absl::Span<const float> queries, const SearchParams& params) const;
   Status Flush();
   Status Compact();
+  Status WaitForBackgroundWork();
+  // Writable indexes: starts the library thread that seals and compacts
+  // (unless OpenOptions::background_work is off).
+  void StartBackgroundWork();
   Status Verify() const;
   Status Backup(const std::string& dir) const;
   IndexStats Stats() const;
@@ -143,6 +162,17 @@ class TurboQuantIndex::Impl {
     std::vector<uint8_t> codes;
     std::vector<float> vectors;  // as given, with keep_vectors; else empty
   };
+  // One Add, AddWithNewIds or Remove waiting in the writer queue.
+  struct WriteRequest {
+    absl::Span<const int64_t> ids;      // Add and Remove
+    const EncodedRows* rows = nullptr;  // Add and AddWithNewIds; null = Remove
+    bool new_ids = false;               // AddWithNewIds: the leader picks ids
+    int64_t result = 0;                 // rows removed, or the first new id
+    Status status;
+    bool done = false;  // guarded by queue_mutex_
+  };
+  // Consecutive segments that a Rewrite replaces, as they were when it began.
+  using RewriteRun = std::vector<SnapshotSegment>;
 
   std::shared_ptr<const Snapshot> Current() const {
     std::lock_guard<std::mutex> lock(snapshot_mutex_);
@@ -156,44 +186,72 @@ class TurboQuantIndex::Impl {
   void EnsureLocations();
   Status CheckBatchIds(absl::Span<const int64_t> ids) const;
   StatusOr<EncodedRows> Encode(absl::Span<const float> vectors) const;
-  // Under write_mutex_: replaces or inserts the rows durably, then publishes.
-  Status CommitRows(absl::Span<const int64_t> ids, const EncodedRows& rows);
+  // Queues `request` and returns once it is durable (or failed): the caller
+  // either finds it done by a leader or becomes the leader of a group.
+  Status SubmitWrite(WriteRequest* request);
+  // The leader's work: one catalog batch and one publish for the group.
+  void CommitGroup(absl::Span<WriteRequest* const> group);
+  // Adds one request's changes to `next` and `batch` (under write_mutex_).
+  void StageAdd(WriteRequest* request, Snapshot* next, rocksdb::WriteBatch* batch);
+  void StageRemove(WriteRequest* request, Snapshot* next, rocksdb::WriteBatch* batch);
   // Makes `cause` the sticky write error, unless there already is one.
   void StopWrites(const Status& cause, absl::string_view what);
   // Writes `batch` to the catalog; a failure becomes the sticky write error.
   Status WriteCatalog(rocksdb::WriteBatch* batch);
   // The sticky write error, or FailedPrecondition on a read-only open.
   Status CheckWritable() const;
-  // Seals (in memory: merges) when the unsealed rows reach seal_rows. The
-  // caller's batch is already durable, so a failure here does not fail it:
-  // it becomes the sticky write error that the next write reports.
-  void SealIfFull();
+  // Background work (background.cc). Wakes the library thread when work is
+  // due in `snapshot`.
+  void WakeBackgroundIfDue(const Snapshot& snapshot);
+  void RunBackgroundThread();
+  // The segments [first, end) of `snapshot` that are due for a Rewrite
+  // (first == end: none): the unsealed rows once they reach seal_rows, a
+  // sealed segment a fifth deleted, or the trailing sealed segments of one
+  // size class once there are kSegmentsPerTier of them.
+  std::pair<size_t, size_t> DueRun(const Snapshot& snapshot) const;
+  // Does due work until none is left. A failure becomes the sticky write
+  // error: acknowledged writes were durable already, so it fails no call.
+  void DoDueWork();
   // Marks rows dead in `next`, recording the catalog changes in `batch`.
   void DeleteRows(const std::vector<Location>& rows, Snapshot* next,
                   rocksdb::WriteBatch* batch);
   void MergeSmallChunks(Snapshot* next);
-  // Points the ids of every row of a new in-memory segment at it.
-  void RecordLocations(const Segment& segment) {
+  // Points the ids of the live rows of a new segment at it.
+  void RecordLocations(const Segment& segment, const LiveRows& live) {
     if (!locations_built_) return;
     for (size_t row = 0; row < segment.rows(); ++row) {
+      if (!internal::IsLive(live, row)) continue;
       locations_[segment.id(row)] = {&segment, row};
       largest_id_ = std::max(largest_id_, segment.id(row));
     }
   }
-  void AppendUnsealed(absl::Span<const int64_t> ids, const std::vector<uint8_t>& codes,
-                      const std::vector<float>& vectors, absl::Span<const uint64_t> sequences,
-                      Snapshot* next);
-  // Merges the live rows of segments [first, end) of the current snapshot
-  // into sealed segments of at most max_segment_rows (files for durable
-  // collections, each written and validated before the catalog names it)
-  // and publishes the result.
-  Status Rewrite(size_t first);
+  void AppendUnsealed(absl::Span<const int64_t> ids, const uint8_t* codes, const float* vectors,
+                      absl::Span<const uint64_t> sequences, Snapshot* next);
+  // The run a Rewrite of segments [first, end) of the current snapshot would
+  // replace, claimed so that writers do not merge its chunks meanwhile.
+  RewriteRun ClaimRun(size_t first, size_t end);
+  // Merges the live rows of `run` into sealed segments of at most
+  // max_segment_rows (files for durable collections, each written and
+  // validated before the catalog names it) without holding write_mutex_,
+  // then commits: rows that writers deleted meanwhile become tombstones of
+  // the new segments, the id map moves the rest, and a snapshot is published.
+  // Callers hold rewrite_mutex_.
+  Status Rewrite(RewriteRun run);
+  // Rewrite's commit, under write_mutex_.
+  // `sources` holds, for every row of `merged` in order, the run segment
+  // and row it came from (segment << 32 | row).
+  Status CommitRewrite(const RewriteRun& run,
+                       const std::vector<std::shared_ptr<const Segment>>& merged,
+                       const std::vector<uint64_t>& sources, rocksdb::WriteBatch* batch);
+  void Unclaim(const RewriteRun& run);
   // Records in `batch` the deletion of every catalog key of `old`: its
   // segment record and tombstones, or its rows' write-ahead records.
   void DropFromCatalog(const SnapshotSegment& old, rocksdb::WriteBatch* batch) const;
-  // The merged segments of a Rewrite, as files named in `batch`.
+  // The merged segments of a Rewrite, as files numbered from `first_id` and
+  // named in `batch`.
   StatusOr<std::vector<std::shared_ptr<const Segment>>> SealToFiles(
-      std::vector<std::shared_ptr<const Segment>> merged, rocksdb::WriteBatch* batch);
+      std::vector<std::shared_ptr<const Segment>> merged, uint64_t first_id,
+      rocksdb::WriteBatch* batch);
   size_t FirstUnsealed(const Snapshot& snapshot) const;
   StatusOr<std::shared_ptr<const Segment>> OpenSealed(uint64_t segment_id, uint64_t rows) const;
   // bulk_load.cc: BulkLoad's reading, encoding and segment writing.
@@ -230,7 +288,24 @@ class TurboQuantIndex::Impl {
   mutable std::mutex snapshot_mutex_;
   std::shared_ptr<const Snapshot> snapshot_;  // guarded by snapshot_mutex_
 
-  // Serializes writers; guards everything below.
+  // The writer queue of group commit.
+  std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;
+  std::deque<WriteRequest*> queue_;
+
+  // One Rewrite at a time (background thread, Flush, Compact).
+  std::mutex rewrite_mutex_;
+
+  // The background thread and its wake-ups.
+  std::mutex background_mutex_;
+  std::condition_variable background_cv_;
+  bool background_wanted_ = false;  // guarded by background_mutex_
+  bool background_busy_ = false;    // guarded by background_mutex_
+  bool background_stop_ = false;    // guarded by background_mutex_
+  std::thread background_;
+
+  // Guards everything below: held by a group's leader while it commits and
+  // by a Rewrite while it commits.
   mutable std::mutex write_mutex_;
   std::unique_ptr<storage::Catalog> catalog_;
   Status write_error_;
@@ -241,6 +316,11 @@ class TurboQuantIndex::Impl {
   bool locations_built_ = false;
   absl::flat_hash_map<int64_t, Location> locations_;
   int64_t largest_id_ = -1;  // of every id recorded in locations_; -1 = none
+  // Unsealed chunks that a running Rewrite is sealing: never merged.
+  absl::flat_hash_set<const Segment*> claimed_;
+  // Committed Rewrites since open, for Stats (read without the lock).
+  std::atomic<int64_t> seals_{0};
+  std::atomic<int64_t> compactions_{0};
 };
 
 }  // namespace turboquant

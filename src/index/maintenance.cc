@@ -44,7 +44,22 @@ IndexStats TurboQuantIndex::Impl::Stats() const {
       stats.vector_bytes += s.segment->rows() * options_.dim * sizeof(float);
     }
     if (s.segment->has_file()) stats.bytes_on_disk += s.segment->file()->file_bytes();
-    if (s.segment->unsealed()) stats.unsealed += static_cast<int64_t>(s.segment->rows());
+    if (s.live != nullptr) stats.live_bitmap_bytes += s.live->size() * sizeof(uint64_t);
+    if (s.segment->unsealed()) {
+      stats.unsealed += static_cast<int64_t>(s.segment->rows());
+      stats.unsealed_bytes += s.segment->layout().memory_bytes() +
+                              s.segment->rows() * (sizeof(int64_t) + sizeof(uint64_t));
+      if (s.segment->vector(0, options_.dim) != nullptr) {
+        stats.unsealed_bytes += s.segment->rows() * options_.dim * sizeof(float);
+      }
+    }
+  }
+  stats.seals = seals_;
+  stats.compactions = compactions_;
+  {
+    std::lock_guard<std::mutex> lock(write_mutex_);
+    // A flat_hash_map slot per bucket plus one control byte.
+    stats.id_map_bytes = locations_.capacity() * (sizeof(*locations_.begin()) + 1);
   }
   if (!dir_.empty()) {
     std::error_code error;

@@ -81,7 +81,8 @@ StatusOr<std::shared_ptr<Snapshot>> TurboQuantIndex::Impl::SnapshotFromCatalog(
     vectors.resize(at + vector_bytes / sizeof(float));
     if (vector_bytes > 0) std::memcpy(&vectors[at], row.vector.data(), vector_bytes);
   }
-  AppendUnsealed(ids, codes, vectors, sequences, next.get());
+  AppendUnsealed(ids, codes.data(), vectors.empty() ? nullptr : vectors.data(), sequences,
+                 next.get());
   MergeSmallChunks(next.get());
   return next;
 }

@@ -1,11 +1,13 @@
 // Sealing unsealed rows into segment files, and compaction: both are a
 // Rewrite of a run of segments into new sealed ones.
 //
-// Order of a Rewrite (ARCHITECTURE.md section 6): every new file is written,
-// fsynced, renamed, opened and validated first; only then does one catalog
-// batch name the new files and drop the old ones. A failure before that batch
-// changes nothing (the unnamed files are removed); a failed batch is the
-// sticky write error; after the batch nothing can fail but reclaiming space.
+// Order of a Rewrite (ARCHITECTURE.md section 6): the run's live rows are
+// merged and every new file is written, fsynced, renamed, opened and
+// validated without holding write_mutex_, so writers go on meanwhile; only
+// then does one catalog batch name the new files and drop the old ones,
+// under write_mutex_. A failure before that batch changes nothing (the
+// unnamed files are removed); a failed batch is the sticky write error; after
+// the batch nothing can fail but reclaiming space.
 #include "src/index/index_impl.h"
 
 namespace turboquant {
@@ -13,7 +15,9 @@ namespace turboquant {
 using internal::Segment;
 using internal::SegmentBuilder;
 using internal::SegmentPath;
+using internal::AllLive;
 using internal::Snapshot;
+using internal::SnapshotSegment;
 
 StatusOr<std::shared_ptr<const Segment>> TurboQuantIndex::Impl::OpenSealed(uint64_t segment_id,
                                                                            uint64_t rows) const {
@@ -29,11 +33,12 @@ StatusOr<std::shared_ptr<const Segment>> TurboQuantIndex::Impl::OpenSealed(uint6
 }
 
 StatusOr<std::vector<std::shared_ptr<const Segment>>> TurboQuantIndex::Impl::SealToFiles(
-    std::vector<std::shared_ptr<const Segment>> merged, rocksdb::WriteBatch* batch) {
+    std::vector<std::shared_ptr<const Segment>> merged, uint64_t first_id,
+    rocksdb::WriteBatch* batch) {
   std::vector<std::shared_ptr<const Segment>> sealed;
   Status status;
   for (size_t i = 0; i < merged.size() && status.ok(); ++i) {
-    const uint64_t segment_id = next_segment_ + i;
+    const uint64_t segment_id = first_id + i;
     const uint64_t rows = merged[i]->rows();
     auto bytes = storage::WriteSegmentFile(fs_, SegmentPath(dir_, segment_id), options_,
                                            codec_->code_size(), merged[i]->Contents(options_.dim));
@@ -74,15 +79,26 @@ void TurboQuantIndex::Impl::DropFromCatalog(const internal::SnapshotSegment& old
   }
 }
 
-Status TurboQuantIndex::Impl::Rewrite(size_t first) {
+TurboQuantIndex::Impl::RewriteRun TurboQuantIndex::Impl::ClaimRun(size_t first, size_t end) {
   const std::shared_ptr<const Snapshot> current = Current();
+  RewriteRun run(current->segments.begin() + first, current->segments.begin() + end);
+  for (const SnapshotSegment& s : run) claimed_.insert(s.segment.get());
+  return run;
+}
+
+void TurboQuantIndex::Impl::Unclaim(const RewriteRun& run) {
+  for (const SnapshotSegment& s : run) claimed_.erase(s.segment.get());
+}
+
+Status TurboQuantIndex::Impl::Rewrite(RewriteRun run) {
   std::vector<std::shared_ptr<const Segment>> merged;
+  std::vector<uint64_t> sources;
   auto builder = std::make_unique<SegmentBuilder>(*codec_);
-  for (size_t s = first; s < current->segments.size(); ++s) {
-    const internal::SnapshotSegment& from = current->segments[s];
-    for (size_t row = 0; row < from.segment->rows(); ++row) {
-      if (!internal::IsLive(from.live, row)) continue;
-      builder->AppendRow(*from.segment, row, options_.dim, /*keep_sequence=*/false);
+  for (size_t s = 0; s < run.size(); ++s) {
+    for (size_t row = 0; row < run[s].segment->rows(); ++row) {
+      if (!internal::IsLive(run[s].live, row)) continue;
+      builder->AppendRow(*run[s].segment, row, options_.dim, /*keep_sequence=*/false);
+      sources.push_back(uint64_t{s} << 32 | row);
       if (static_cast<int64_t>(builder->rows()) == tuning_.max_segment_rows) {
         merged.push_back(builder->Build());
         builder = std::make_unique<SegmentBuilder>(*codec_);
@@ -91,48 +107,116 @@ Status TurboQuantIndex::Impl::Rewrite(size_t first) {
   }
   if (builder->rows() > 0) merged.push_back(builder->Build());
 
-  if (catalog_ != nullptr) {
-    rocksdb::WriteBatch batch;
-    auto sealed = SealToFiles(std::move(merged), &batch);
-    if (!sealed.ok()) return sealed.status();
-    const uint64_t next_segment = next_segment_ + sealed->size();
-    batch.Put(storage::Catalog::kNextSegmentKey, storage::Catalog::EncodeCounter(next_segment));
-    for (size_t s = first; s < current->segments.size(); ++s) {
-      DropFromCatalog(current->segments[s], &batch);
+  rocksdb::WriteBatch batch;
+  if (catalog_ != nullptr && !merged.empty()) {
+    uint64_t first_id;
+    {
+      std::lock_guard<std::mutex> lock(write_mutex_);
+      first_id = next_segment_;
+      next_segment_ += merged.size();
     }
-    // A failed batch may still have reached the disk, so its files stay:
-    // the next Open keeps them if the catalog names them, else removes them.
-    if (Status s = WriteCatalog(&batch); !s.ok()) return s;
-    next_segment_ = next_segment;
-    // Only space is at stake here: the batch above is committed.
-    catalog_->ReclaimWriteAhead().IgnoreError();
+    auto sealed = SealToFiles(std::move(merged), first_id, &batch);
+    if (!sealed.ok()) {
+      std::lock_guard<std::mutex> lock(write_mutex_);
+      Unclaim(run);
+      return sealed.status();
+    }
     merged = std::move(*sealed);
   }
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  const Status committed = CommitRewrite(run, merged, sources, &batch);
+  Unclaim(run);
+  // Only space is at stake here: the batch is committed. Under the lock, as
+  // ThreadSanitizer cannot see RocksDB's own ordering of a flush against a
+  // memtable write (Debian's RocksDB is not instrumented).
+  if (committed.ok() && catalog_ != nullptr) catalog_->ReclaimWriteAhead().IgnoreError();
+  return committed;
+}
+
+Status TurboQuantIndex::Impl::CommitRewrite(
+    const RewriteRun& run, const std::vector<std::shared_ptr<const Segment>>& merged,
+    const std::vector<uint64_t>& sources, rocksdb::WriteBatch* batch) {
+  const std::shared_ptr<const Snapshot> current = Current();
+  size_t first = 0;
+  while (first < current->segments.size() && current->segments[first].segment != run[0].segment) {
+    ++first;
+  }
+  Status status = CheckWritable();
+  if (status.ok() && first + run.size() > current->segments.size()) {
+    status = absl::InternalError("a rewritten segment left the snapshot during the rewrite");
+  }
+  if (!status.ok()) {
+    for (const auto& segment : merged) segment->MarkObsolete(fs_);
+    return status;
+  }
+  // The run as it is now: writers may have deleted rows since it was merged.
+  const std::vector<SnapshotSegment> now(current->segments.begin() + first,
+                                         current->segments.begin() + first + run.size());
+  std::vector<SnapshotSegment> replacement;
+  size_t source = 0;
+  for (const auto& segment : merged) {
+    SnapshotSegment out{segment, nullptr, segment->rows()};
+    std::shared_ptr<std::vector<uint64_t>> live;
+    for (size_t row = 0; row < segment->rows(); ++row, ++source) {
+      const SnapshotSegment& from = now[sources[source] >> 32];
+      if (internal::IsLive(from.live, sources[source] & 0xffffffffu)) continue;
+      if (live == nullptr) live = std::make_shared<std::vector<uint64_t>>(*AllLive(segment->rows()));
+      (*live)[row / 64] &= ~(uint64_t{1} << (row % 64));
+      --out.live_rows;
+      if (segment->has_file()) {
+        batch->Put(storage::Catalog::TombstoneKey(segment->segment_id(), row), "");
+      }
+    }
+    out.live = std::move(live);
+    replacement.push_back(std::move(out));
+  }
+  if (catalog_ != nullptr) {
+    for (const SnapshotSegment& old : now) DropFromCatalog(old, batch);
+    batch->Put(storage::Catalog::kNextSegmentKey, storage::Catalog::EncodeCounter(next_segment_));
+  }
+  // A failed batch may still have reached the disk, so its files stay: the
+  // next Open keeps them if the catalog names them, else removes them.
+  if (Status s = WriteCatalog(batch); !s.ok()) return s;
   auto next = std::make_shared<Snapshot>();
   next->segments.assign(current->segments.begin(), current->segments.begin() + first);
-  for (auto& segment : merged) next->segments.push_back({segment, nullptr, segment->rows()});
-  for (size_t s = first; s < current->segments.size(); ++s) {
-    current->segments[s].segment->MarkObsolete(fs_);
+  for (const SnapshotSegment& s : replacement) {
+    next->segments.push_back(s);
+    RecordLocations(*s.segment, s.live);
   }
-  locations_built_ = false;  // rows moved; rebuilt on next need
-  locations_.clear();
+  next->segments.insert(next->segments.end(), current->segments.begin() + first + run.size(),
+                        current->segments.end());
+  for (const SnapshotSegment& old : now) old.segment->MarkObsolete(fs_);
   Publish(next);
+  ++(now.front().segment->unsealed() ? seals_ : compactions_);
   return absl::OkStatus();
 }
 
 Status TurboQuantIndex::Impl::Flush() {
-  std::lock_guard<std::mutex> lock(write_mutex_);
   if (catalog_ == nullptr) return absl::OkStatus();
-  if (Status s = CheckWritable(); !s.ok()) return s;
-  const std::shared_ptr<const Snapshot> current = Current();
-  const size_t first = FirstUnsealed(*current);
-  return first == current->segments.size() ? absl::OkStatus() : Rewrite(first);
+  std::lock_guard<std::mutex> rewrite(rewrite_mutex_);
+  RewriteRun run;
+  {
+    std::lock_guard<std::mutex> lock(write_mutex_);
+    if (Status s = CheckWritable(); !s.ok()) return s;
+    const std::shared_ptr<const Snapshot> current = Current();
+    const size_t first = FirstUnsealed(*current);
+    if (first == current->segments.size()) return absl::OkStatus();
+    run = ClaimRun(first, current->segments.size());
+  }
+  return Rewrite(std::move(run));
 }
 
 Status TurboQuantIndex::Impl::Compact() {
-  std::lock_guard<std::mutex> lock(write_mutex_);
-  if (Status s = CheckWritable(); !s.ok()) return s;
-  return Rewrite(0);
+  std::lock_guard<std::mutex> rewrite(rewrite_mutex_);
+  RewriteRun run;
+  {
+    std::lock_guard<std::mutex> lock(write_mutex_);
+    if (Status s = CheckWritable(); !s.ok()) return s;
+    const std::shared_ptr<const Snapshot> current = Current();
+    if (current->segments.empty()) return absl::OkStatus();
+    run = ClaimRun(0, current->segments.size());
+  }
+  return Rewrite(std::move(run));
 }
 
 }  // namespace turboquant

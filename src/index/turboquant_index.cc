@@ -52,8 +52,9 @@ StatusOr<std::unique_ptr<Codec>> MakeCodec(const IndexOptions& options) {
 StatusOr<std::unique_ptr<TurboQuantIndex>> TurboQuantIndex::Create(const IndexOptions& options) {
   auto codec = MakeCodec(options);
   if (!codec.ok()) return codec.status();
-  return std::unique_ptr<TurboQuantIndex>(new TurboQuantIndex(
-      std::make_unique<Impl>(options, OpenOptions(), std::move(*codec), "", nullptr)));
+  auto impl = std::make_unique<Impl>(options, OpenOptions(), std::move(*codec), "", nullptr);
+  impl->StartBackgroundWork();
+  return std::unique_ptr<TurboQuantIndex>(new TurboQuantIndex(std::move(impl)));
 }
 
 namespace {
@@ -152,6 +153,7 @@ StatusOr<std::unique_ptr<TurboQuantIndex>> TurboQuantIndex::Open(const std::stri
     auto impl =
         std::make_unique<Impl>(contents.options, open, std::move(*codec), dir, std::move(*catalog));
     if (Status s = impl->Recover(contents); !s.ok()) return s;
+    if (!open.read_only) impl->StartBackgroundWork();
     return std::unique_ptr<TurboQuantIndex>(new TurboQuantIndex(std::move(impl)));
   });
 }
@@ -188,6 +190,9 @@ Status TurboQuantIndex::Flush() {
 }
 Status TurboQuantIndex::Compact() {
   return WithoutExceptions([&] { return impl_->Compact(); });
+}
+Status TurboQuantIndex::WaitForBackgroundWork() {
+  return WithoutExceptions([&] { return impl_->WaitForBackgroundWork(); });
 }
 Status TurboQuantIndex::Verify() const {
   return WithoutExceptions([&] { return impl_->Verify(); });

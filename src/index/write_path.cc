@@ -104,52 +104,29 @@ void TurboQuantIndex::Impl::DeleteRows(const std::vector<Location>& rows, Snapsh
   }
 }
 
-void TurboQuantIndex::Impl::AppendUnsealed(absl::Span<const int64_t> ids,
-                                           const std::vector<uint8_t>& codes,
-                                           const std::vector<float>& vectors,
+void TurboQuantIndex::Impl::AppendUnsealed(absl::Span<const int64_t> ids, const uint8_t* codes,
+                                           const float* vectors,
                                            absl::Span<const uint64_t> sequences, Snapshot* next) {
   const size_t code_size = codec_->code_size();
   const size_t dim = static_cast<size_t>(options_.dim);
-  size_t done = 0;
-  while (done < ids.size()) {
-    // Continue the last chunk when it has room (copying it: snapshots are
-    // immutable), else start a new one.
-    std::unique_ptr<SegmentBuilder> chunk = std::make_unique<SegmentBuilder>(*codec_);
-    const bool extend = !next->segments.empty() && next->segments.back().segment->unsealed() &&
-                        next->segments.back().segment->rows() < kChunkRows &&
-                        next->segments.back().live == nullptr;
-    if (extend) {
-      const Segment& last = *next->segments.back().segment;
-      chunk->layout = last.layout().Clone();
-      chunk->ids.assign(last.ids().begin(), last.ids().end());
-      if (last.vector(0, options_.dim) != nullptr) {
-        chunk->vectors.assign(last.vector(0, options_.dim),
-                              last.vector(0, options_.dim) + last.rows() * dim);
-      }
-      for (size_t row = 0; row < last.rows(); ++row) chunk->sequences.push_back(last.sequence(row));
-      next->segments.pop_back();
-    }
-    const size_t take = std::min(ids.size() - done, kChunkRows - chunk->ids.size());
-    chunk->layout.Append(&codes[done * code_size], take);
-    for (size_t i = done; i < done + take; ++i) {
-      chunk->ids.push_back(ids[i]);
-      chunk->sequences.push_back(sequences[i]);
-    }
-    if (!vectors.empty()) {
-      chunk->vectors.insert(chunk->vectors.end(), vectors.begin() + done * dim,
-                            vectors.begin() + (done + take) * dim);
-    }
+  for (size_t done = 0; done < ids.size();) {
+    const size_t take = std::min(ids.size() - done, kChunkRows);
+    SegmentBuilder chunk(*codec_);
+    chunk.layout.Append(codes + done * code_size, take);
+    chunk.ids.assign(ids.begin() + done, ids.begin() + done + take);
+    chunk.sequences.assign(sequences.begin() + done, sequences.begin() + done + take);
+    if (vectors != nullptr) chunk.vectors.assign(vectors + done * dim, vectors + (done + take) * dim);
+    next->segments.push_back({chunk.Build(), nullptr, take});
+    RecordLocations(*next->segments.back().segment, nullptr);
     done += take;
-    const size_t rows = chunk->ids.size();
-    next->segments.push_back({chunk->Build(), nullptr, rows});
-    RecordLocations(*next->segments.back().segment);
   }
 }
 
 void TurboQuantIndex::Impl::MergeSmallChunks(Snapshot* next) {
   size_t first = next->segments.size();
   while (first > 0 && next->segments[first - 1].segment->unsealed() &&
-         next->segments[first - 1].segment->rows() <= kChunkRows) {
+         next->segments[first - 1].segment->rows() <= kChunkRows &&
+         !claimed_.contains(next->segments[first - 1].segment.get())) {
     --first;
   }
   if (next->segments.size() - first < kChunksPerMerge) return;
@@ -161,7 +138,7 @@ void TurboQuantIndex::Impl::MergeSmallChunks(Snapshot* next) {
   const size_t rows = merged.ids.size();
   if (rows == 0) return;
   next->segments.push_back({merged.Build(), nullptr, rows});
-  RecordLocations(*next->segments.back().segment);
+  RecordLocations(*next->segments.back().segment, nullptr);
 }
 
 StatusOr<TurboQuantIndex::Impl::EncodedRows> TurboQuantIndex::Impl::Encode(
@@ -195,41 +172,120 @@ Status TurboQuantIndex::Impl::Add(absl::Span<const int64_t> ids, absl::Span<cons
   // Encoding depends on the codec alone: no lock needed.
   auto rows = Encode(vectors);
   if (!rows.ok()) return rows.status();
-  std::lock_guard<std::mutex> lock(write_mutex_);
-  return CommitRows(ids, *rows);
+  WriteRequest request;
+  request.ids = ids;
+  request.rows = &*rows;
+  return SubmitWrite(&request);
 }
 
 StatusOr<int64_t> TurboQuantIndex::Impl::AddWithNewIds(absl::Span<const float> vectors) {
   auto rows = Encode(vectors);
   if (!rows.ok()) return rows.status();
-  std::lock_guard<std::mutex> lock(write_mutex_);
-  EnsureLocations();
-  // Ids left after the largest (2^63 when the index is empty).
-  const uint64_t room = static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) -
-                        static_cast<uint64_t>(largest_id_);
-  if (room == 0 || room < rows->count) {
-    return absl::OutOfRangeError(
-        absl::StrFormat("no new ids left for %d vectors after the largest id in the index, %d",
-                        rows->count, largest_id_));
-  }
-  const int64_t first = largest_id_ + 1;
-  std::vector<int64_t> ids(rows->count);
-  for (size_t i = 0; i < ids.size(); ++i) ids[i] = first + static_cast<int64_t>(i);
-  if (Status s = CommitRows(ids, *rows); !s.ok()) return s;
-  return first;
+  WriteRequest request;
+  request.rows = &*rows;
+  request.new_ids = true;
+  if (Status s = SubmitWrite(&request); !s.ok()) return s;
+  return request.result;
 }
 
-Status TurboQuantIndex::Impl::CommitRows(absl::Span<const int64_t> ids, const EncodedRows& rows) {
-  if (Status s = CheckWritable(); !s.ok()) return s;
+StatusOr<int64_t> TurboQuantIndex::Impl::Remove(absl::Span<const int64_t> ids) {
+  if (ids.size() > static_cast<size_t>(kMaxBatchRows)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "a batch of %d ids exceeds the limit of %d per call; split it", ids.size(), kMaxBatchRows));
+  }
+  WriteRequest request;
+  request.ids = ids;
+  if (Status s = SubmitWrite(&request); !s.ok()) return s;
+  return request.result;
+}
+
+Status TurboQuantIndex::Impl::SubmitWrite(WriteRequest* request) {
+  // A group stops growing at this many rows, so that one leader's batch
+  // (and the latency of the calls queued behind it) stays bounded.
+  constexpr size_t kMaxGroupRows = size_t{1} << 16;
+  std::unique_lock<std::mutex> lock(queue_mutex_);
+  queue_.push_back(request);
+  queue_cv_.wait(lock, [&] { return request->done || queue_.front() == request; });
+  if (request->done) return request->status;
+  std::vector<WriteRequest*> group;
+  size_t rows = 0;
+  for (WriteRequest* queued : queue_) {
+    const size_t n = queued->rows != nullptr ? queued->rows->count : queued->ids.size();
+    if (!group.empty() && rows + n > kMaxGroupRows) break;
+    group.push_back(queued);
+    rows += n;
+  }
+  lock.unlock();
+  CommitGroup(group);
+  lock.lock();
+  for (size_t i = 0; i < group.size(); ++i) {
+    queue_.front()->done = true;
+    queue_.pop_front();
+  }
+  queue_cv_.notify_all();
+  return request->status;
+}
+
+void TurboQuantIndex::Impl::CommitGroup(absl::Span<WriteRequest* const> group) {
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  if (Status s = CheckWritable(); !s.ok()) {
+    for (WriteRequest* request : group) request->status = s;
+    return;
+  }
   EnsureLocations();
+  auto next = std::make_shared<Snapshot>(*Current());
+  rocksdb::WriteBatch batch;
+  for (WriteRequest* request : group) {
+    if (request->rows != nullptr) {
+      StageAdd(request, next.get(), &batch);
+    } else {
+      StageRemove(request, next.get(), &batch);
+    }
+  }
+  if (catalog_ != nullptr) {
+    batch.Put(storage::Catalog::kNextSequenceKey, storage::Catalog::EncodeCounter(next_sequence_));
+  }
+  if (Status s = WriteCatalog(&batch); !s.ok()) {
+    // The id map already holds the group's changes; the published snapshot
+    // does not. Writes are stopped now, and Get/Contains rebuild from it.
+    locations_built_ = false;
+    locations_.clear();
+    for (WriteRequest* request : group) request->status = s;
+    return;
+  }
+  MergeSmallChunks(next.get());
+  Publish(next);
+  WakeBackgroundIfDue(*next);
+}
+
+void TurboQuantIndex::Impl::StageAdd(WriteRequest* request, Snapshot* next,
+                                     rocksdb::WriteBatch* batch) {
+  const EncodedRows& rows = *request->rows;
+  std::vector<int64_t> new_ids;
+  if (request->new_ids) {
+    // Ids left after the largest (2^63 when the index is empty).
+    const uint64_t room = static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) -
+                          static_cast<uint64_t>(largest_id_);
+    if (room == 0 || room < rows.count) {
+      request->status = absl::OutOfRangeError(
+          absl::StrFormat("no new ids left for %d vectors after the largest id in the index, %d",
+                          rows.count, largest_id_));
+      return;
+    }
+    request->result = largest_id_ + 1;
+    new_ids.resize(rows.count);
+    for (size_t i = 0; i < rows.count; ++i) new_ids[i] = request->result + static_cast<int64_t>(i);
+  }
+  const absl::Span<const int64_t> ids = request->new_ids ? absl::MakeConstSpan(new_ids) : request->ids;
   std::vector<Location> replaced;
   for (int64_t id : ids) {
     if (auto it = locations_.find(id); it != locations_.end()) replaced.push_back(it->second);
   }
-  auto next = std::make_shared<Snapshot>(*Current());
-  rocksdb::WriteBatch batch;
-  DeleteRows(replaced, next.get(), &batch);
+  DeleteRows(replaced, next, batch);
   const uint64_t first_sequence = next_sequence_;
+  next_sequence_ += ids.size();
+  std::vector<uint64_t> sequences(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) sequences[i] = first_sequence + i;
   if (catalog_ != nullptr) {
     const size_t code_size = codec_->code_size();
     const size_t vector_bytes = options_.dim * sizeof(float);
@@ -241,56 +297,24 @@ Status TurboQuantIndex::Impl::CommitRows(absl::Span<const int64_t> ids, const En
         row.vector.assign(reinterpret_cast<const char*>(rows.vectors.data()) + i * vector_bytes,
                           vector_bytes);
       }
-      batch.Put(storage::Catalog::PendingKey(first_sequence + i),
-                storage::Catalog::EncodePending(row));
+      batch->Put(storage::Catalog::PendingKey(sequences[i]), storage::Catalog::EncodePending(row));
     }
-    batch.Put(storage::Catalog::kNextSequenceKey,
-              storage::Catalog::EncodeCounter(first_sequence + ids.size()));
   }
-  if (Status s = WriteCatalog(&batch); !s.ok()) return s;
-  next_sequence_ += ids.size();
-  std::vector<uint64_t> sequences(ids.size());
-  for (size_t i = 0; i < ids.size(); ++i) sequences[i] = first_sequence + i;
-  AppendUnsealed(ids, rows.codes, rows.vectors, sequences, next.get());
-  MergeSmallChunks(next.get());
-  Publish(next);
-  SealIfFull();
-  return absl::OkStatus();
+  AppendUnsealed(ids, rows.codes.data(), rows.vectors.empty() ? nullptr : rows.vectors.data(),
+                 sequences, next);
 }
 
-void TurboQuantIndex::Impl::SealIfFull() {
-  const std::shared_ptr<const Snapshot> current = Current();
-  const size_t first_unsealed = FirstUnsealed(*current);
-  int64_t unsealed = 0;
-  for (size_t s = first_unsealed; s < current->segments.size(); ++s) {
-    unsealed += static_cast<int64_t>(current->segments[s].segment->rows());
-  }
-  if (unsealed < tuning_.seal_rows) return;
-  if (Status s = Rewrite(first_unsealed); !s.ok()) StopWrites(s, "sealing failed: ");
-}
-
-StatusOr<int64_t> TurboQuantIndex::Impl::Remove(absl::Span<const int64_t> ids) {
-  if (ids.size() > static_cast<size_t>(kMaxBatchRows)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "a batch of %d ids exceeds the limit of %d per call; split it", ids.size(), kMaxBatchRows));
-  }
-  std::lock_guard<std::mutex> lock(write_mutex_);
-  if (Status s = CheckWritable(); !s.ok()) return s;
-  EnsureLocations();
+void TurboQuantIndex::Impl::StageRemove(WriteRequest* request, Snapshot* next,
+                                        rocksdb::WriteBatch* batch) {
   std::vector<Location> rows;
   absl::flat_hash_set<int64_t> seen;
-  for (int64_t id : ids) {
+  for (int64_t id : request->ids) {
     auto it = locations_.find(id);
     if (it != locations_.end() && seen.insert(id).second) rows.push_back(it->second);
   }
-  if (rows.empty()) return 0;
-  auto next = std::make_shared<Snapshot>(*Current());
-  rocksdb::WriteBatch batch;
-  DeleteRows(rows, next.get(), &batch);
-  if (Status s = WriteCatalog(&batch); !s.ok()) return s;
+  DeleteRows(rows, next, batch);
   for (int64_t id : seen) locations_.erase(id);
-  Publish(next);
-  return static_cast<int64_t>(rows.size());
+  request->result = static_cast<int64_t>(rows.size());
 }
 
 }  // namespace turboquant
