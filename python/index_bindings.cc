@@ -1,6 +1,7 @@
 // turboquant.Index: TurboQuantIndex (include/turboquant/index.h) on numpy
 // arrays. The GIL is released during every call that does real work (add,
-// search, remove, get, flush, compact, verify, backup, refresh, create, open), so
+// bulk_load, search, remove, get, flush, compact, verify, backup, refresh,
+// create, open), so
 // several Python threads can search one index at once.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -96,6 +97,44 @@ class PyIndex {
     }
     ThrowIfError(status);
     return ids;
+  }
+
+  // TurboQuantIndex::BulkLoad over the arrays, which are not copied.
+  py::dict BulkLoad(const py::handle& vectors, const py::handle& ids_object, int threads) {
+    std::shared_ptr<TurboQuantIndex> index = Get();
+    if (threads < 0) throw py::value_error("threads must not be negative");
+    FloatMatrix rows = FloatArray(vectors, "vectors", {-1, index->options().dim});
+    const int64_t n = rows.shape[0];
+    py::array_t<int64_t, py::array::c_style> ids;
+    if (ids_object.is_none()) {
+      if (index->size() != 0) {
+        throw py::value_error(
+            "ids=None numbers the rows 0..n-1, which needs an empty index; pass ids");
+      }
+      std::vector<int64_t> numbers(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) numbers[i] = i;
+      ids = OwningArray(std::move(numbers), {n});
+    } else {
+      ids = IdArray(ids_object, "ids");
+      if (ids.size() != n) {
+        throw py::value_error(
+            absl::StrFormat("ids has %d entries but vectors has %d rows", ids.size(), n));
+      }
+    }
+    StatusOr<BulkLoadResult> result;
+    {
+      py::gil_scoped_release release;
+      std::unique_ptr<RowSource> source =
+          RowSourceFromSpans(absl::Span<const int64_t>(ids.data(), static_cast<size_t>(n)),
+                             rows.span(), index->options().dim);
+      result = index->BulkLoad(*source, {.threads = threads});
+    }
+    ThrowIfError(result.status());
+    py::dict d;
+    d["rows"] = result->rows;
+    d["replaced"] = result->replaced;
+    d["segments"] = result->segments;
+    return d;
   }
 
   SearchOutput Search(const py::handle& queries, int k, int rerank, int rescore, int threads,
@@ -249,17 +288,21 @@ std::unique_ptr<PyIndex> CreateDurable(const py::object& path_object, int dim, i
                                        const std::string& metric,
                                        const std::optional<std::string>& codec,
                                        std::optional<uint64_t> seed, bool keep_vectors,
-                                       std::optional<int64_t> seal_rows) {
+                                       std::optional<int64_t> seal_rows, const py::handle& data,
+                                       const py::handle& ids) {
   const std::string path = PathString(path_object);
   const IndexOptions options = MakeOptions(dim, bits, metric, codec, seed, keep_vectors);
   const OpenOptions tuning = MakeTuning(seal_rows);
+  if (data.is_none() && !ids.is_none()) throw py::value_error("ids given without data");
   StatusOr<std::unique_ptr<TurboQuantIndex>> index;
   {
     py::gil_scoped_release release;
     index = TurboQuantIndex::Create(path, options, tuning);
   }
   ThrowIfError(index.status());
-  return std::make_unique<PyIndex>(std::move(*index), path);
+  auto created = std::make_unique<PyIndex>(std::move(*index), path);
+  if (!data.is_none()) created->BulkLoad(data, ids, 0);
+  return created;
 }
 
 std::unique_ptr<PyIndex> OpenDurable(const py::object& path_object, bool read_only,
@@ -309,10 +352,12 @@ ValueError. Ids are 64-bit integers >= 0.
       .def_static("create", &CreateDurable, py::arg("path"), py::arg("dim"), py::arg("bits") = 4,
                   py::arg("metric") = "ip", py::arg("codec") = py::none(), py::kw_only(),
                   py::arg("seed") = py::none(), py::arg("keep_vectors") = false,
-                  py::arg("seal_rows") = py::none(),
+                  py::arg("seal_rows") = py::none(), py::arg("data") = py::none(),
+                  py::arg("ids") = py::none(),
                   "Creates a durable collection in directory `path` (which must not exist or be "
                   "empty). seal_rows: unsealed rows are written to a segment file once there "
-                  "are this many.")
+                  "are this many. data: (n, dim) vectors to bulk load at once (see bulk_load), "
+                  "with ids (default: 0..n-1); if that load fails, the collection stays, empty.")
       .def_static("open", &OpenDurable, py::arg("path"), py::kw_only(),
                   py::arg("read_only") = false, py::arg("seal_rows") = py::none(),
                   R"doc(Opens a durable collection, replaying acknowledged writes not yet sealed.
@@ -333,6 +378,15 @@ index (0 when empty), chosen atomically with the write, so concurrent adds
 (other threads, other objects on the collection) never share or replace
 ids. Durable collections return after the write is synced. The GIL is
 released.)doc")
+      .def("bulk_load", &PyIndex::BulkLoad, py::arg("vectors"), py::arg("ids") = py::none(),
+           py::kw_only(), py::arg("threads") = 0,
+           R"doc(Adds (n, dim) vectors the fast way: encoded on `threads` threads (0 = all
+cores) straight into new segment files, committed at once, so that a crash
+leaves the index as it was or with every row. Returns a dict: rows,
+replaced (ids that were present: upserted), segments (files written).
+
+ids: n distinct integers >= 0 (a repeated id is a ValueError naming it).
+Default (None): 0..n-1, for an empty index only. The GIL is released.)doc")
       .def(
           "search",
           [](PyIndex& self, const py::handle& queries, int k, int rerank, int rescore, int threads,
