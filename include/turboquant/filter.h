@@ -14,6 +14,9 @@
 #include "absl/types/span.h"
 
 namespace turboquant {
+namespace internal {
+struct FilterAccess;  // how searches turn a filter into rows (src/index/filter_rows.h)
+}  // namespace internal
 
 class Filter {
  public:
@@ -33,6 +36,7 @@ class Filter {
   bool matches_all() const { return kind_ == Kind::kAll; }
 
  private:
+  friend struct internal::FilterAccess;
   enum class Kind { kAll, kAllow, kExclude, kBitmap };
   class IdSet;
   Filter(Kind kind, std::shared_ptr<const IdSet> ids,

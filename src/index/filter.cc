@@ -1,16 +1,26 @@
 #include "turboquant/filter.h"
 
+#include <algorithm>
 #include <utility>
 
-#include "absl/container/flat_hash_set.h"
+#include "src/index/filter_rows.h"
 
 namespace turboquant {
 
-// Defined here so that the public header does not pull in Abseil's hash set.
-class Filter::IdSet : public absl::flat_hash_set<int64_t> {
+// The listed ids, sorted and unique: Matches is a binary search, and a
+// search finds the rows of the ids by merging them with a segment's sorted
+// ids (Segment::ForEachRowOf) instead of testing every row.
+class Filter::IdSet {
  public:
-  explicit IdSet(absl::Span<const int64_t> ids)
-      : absl::flat_hash_set<int64_t>(ids.begin(), ids.end()) {}
+  explicit IdSet(absl::Span<const int64_t> ids) : ids_(ids.begin(), ids.end()) {
+    std::sort(ids_.begin(), ids_.end());
+    ids_.erase(std::unique(ids_.begin(), ids_.end()), ids_.end());
+  }
+  bool contains(int64_t id) const { return std::binary_search(ids_.begin(), ids_.end(), id); }
+  absl::Span<const int64_t> ids() const { return ids_; }
+
+ private:
+  std::vector<int64_t> ids_;
 };
 
 Filter::Filter() : Filter(Kind::kAll, nullptr, nullptr) {}
@@ -48,4 +58,60 @@ bool Filter::Matches(int64_t id) const {
   return false;
 }
 
+namespace internal {
+namespace {
+
+using Bitmap = std::vector<uint64_t>;
+
+void SetRow(Bitmap* rows, size_t row) { (*rows)[row / 64] |= uint64_t{1} << (row % 64); }
+void ClearRow(Bitmap* rows, size_t row) { (*rows)[row / 64] &= ~(uint64_t{1} << (row % 64)); }
+
+// Calls fn(row) for every row of `segment` whose id `ids` (sorted, unique)
+// lists: by probing the segment's id index with each listed id, or, when the
+// segment has fewer rows than the list has ids, by looking each row's id up
+// in the list.
+template <typename Fn>
+void ForEachListedRow(const Segment& segment, absl::Span<const int64_t> ids, Fn fn) {
+  if (ids.size() < segment.rows()) {
+    segment.ForEachRowOf(ids, fn);
+    return;
+  }
+  for (size_t row = 0; row < segment.rows(); ++row) {
+    if (std::binary_search(ids.begin(), ids.end(), segment.id(row))) fn(row);
+  }
+}
+
+}  // namespace
+
+LiveRows FilterAccess::SearchableRows(const Filter& filter, const SnapshotSegment& segment) {
+  const Segment& rows = *segment.segment;
+  const size_t words = (rows.rows() + 63) / 64;
+  switch (filter.kind_) {
+    case Filter::Kind::kAll:
+      return segment.live;
+    case Filter::Kind::kAllow: {
+      auto allowed = std::make_shared<Bitmap>(words, 0);
+      ForEachListedRow(rows, filter.ids_->ids(), [&](size_t row) {
+        if (IsLive(segment.live, row)) SetRow(allowed.get(), row);
+      });
+      return allowed;
+    }
+    case Filter::Kind::kExclude: {
+      auto allowed = segment.live ? std::make_shared<Bitmap>(*segment.live)
+                                  : std::make_shared<Bitmap>(words, ~uint64_t{0});
+      ForEachListedRow(rows, filter.ids_->ids(), [&](size_t row) { ClearRow(allowed.get(), row); });
+      return allowed;
+    }
+    case Filter::Kind::kBitmap: {
+      auto allowed = std::make_shared<Bitmap>(words, 0);
+      for (size_t row = 0; row < rows.rows(); ++row) {
+        if (IsLive(segment.live, row) && filter.Matches(rows.id(row))) SetRow(allowed.get(), row);
+      }
+      return allowed;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace internal
 }  // namespace turboquant

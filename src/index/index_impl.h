@@ -174,14 +174,9 @@ class TurboQuantIndex::Impl {
   // Consecutive segments that a Rewrite replaces, as they were when it began.
   using RewriteRun = std::vector<SnapshotSegment>;
 
-  std::shared_ptr<const Snapshot> Current() const {
-    std::lock_guard<std::mutex> lock(snapshot_mutex_);
-    return snapshot_;
-  }
-  void Publish(std::shared_ptr<const Snapshot> snapshot) {
-    std::lock_guard<std::mutex> lock(snapshot_mutex_);
-    snapshot_ = std::move(snapshot);
-  }
+  // Lock-free: a reader never waits for a writer (snapshot.h).
+  internal::SnapshotRef Current() const { return snapshot_.Load(); }
+  void Publish(std::shared_ptr<const Snapshot> snapshot) { snapshot_.Store(std::move(snapshot)); }
 
   void EnsureLocations();
   Status CheckBatchIds(absl::Span<const int64_t> ids) const;
@@ -283,10 +278,7 @@ class TurboQuantIndex::Impl {
   const std::string dir_;  // empty for an in-memory index
   const storage::FileSystemPtr fs_;
 
-  // std::mutex rather than absl::Mutex: Debian's prebuilt Abseil is not
-  // instrumented for ThreadSanitizer, which then cannot see its ordering.
-  mutable std::mutex snapshot_mutex_;
-  std::shared_ptr<const Snapshot> snapshot_;  // guarded by snapshot_mutex_
+  internal::SnapshotHolder snapshot_;
 
   // The writer queue of group commit.
   std::mutex queue_mutex_;

@@ -34,7 +34,7 @@ bool TurboQuantIndex::Impl::Contains(int64_t id) {
 
 StatusOr<SearchResults> TurboQuantIndex::Impl::Search(absl::Span<const float> queries,
                                                       const SearchParams& params) const {
-  const std::shared_ptr<const Snapshot> snapshot = Current();
+  const internal::SnapshotRef snapshot = Current();
   auto request = internal::MakeSearchRequest(options_, snapshot->live_count(), queries, params);
   if (!request.ok()) return request.status();
   return internal::SearchSnapshot(*snapshot, *codec_, options_, *request, params.filter);

@@ -1,5 +1,8 @@
 #include "src/index/segment.h"
 
+#include <algorithm>
+#include <numeric>
+
 namespace turboquant::internal {
 
 Segment::Segment(ScanLayout layout, std::vector<int64_t> ids, std::vector<float> vectors,
@@ -23,6 +26,20 @@ Segment::~Segment() {
   if (obsolete_in_ != nullptr && file_ != nullptr) {
     storage::RemoveFile(*obsolete_in_, file_->path()).IgnoreError();
   }
+}
+
+const Segment::IdIndex& Segment::id_index() const {
+  std::call_once(id_index_once_, [this] {
+    const absl::Span<const int64_t> stored = ids();
+    if (std::is_sorted(stored.begin(), stored.end())) return;
+    id_index_.rows.resize(rows());
+    std::iota(id_index_.rows.begin(), id_index_.rows.end(), uint32_t{0});
+    std::sort(id_index_.rows.begin(), id_index_.rows.end(),
+              [&](uint32_t a, uint32_t b) { return stored[a] < stored[b]; });
+    id_index_.sorted_ids.resize(rows());
+    for (size_t i = 0; i < rows(); ++i) id_index_.sorted_ids[i] = stored[id_index_.rows[i]];
+  });
+  return id_index_;
 }
 
 void Segment::MarkObsolete(storage::FileSystemPtr fs) const { obsolete_in_ = std::move(fs); }

@@ -7,8 +7,10 @@
 #ifndef TURBOQUANT_SRC_INDEX_SEGMENT_H_
 #define TURBOQUANT_SRC_INDEX_SEGMENT_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "src/scan/scan.h"
@@ -47,6 +49,22 @@ class Segment {
   // Unlink the file (through `fs`) once the last reference is released.
   void MarkObsolete(storage::FileSystemPtr fs) const;
 
+  // The rows of `ids` (sorted ascending) in this segment, every row of an id
+  // stored more than once; fn(row) for each. O(|ids| log(rows / |ids|)), so
+  // a filter of a few ids costs a few probes, not a pass over every row.
+  template <typename Fn>
+  void ForEachRowOf(absl::Span<const int64_t> ids, Fn fn) const;
+
+ private:
+  // The segment's ids sorted, with the row of each: built on first use
+  // (a filtered search), once, and never changed. Rows already in id order
+  // (bulk loads, sequential ids) need no permutation.
+  struct IdIndex {
+    std::vector<int64_t> sorted_ids;  // empty when ids_ is already sorted
+    std::vector<uint32_t> rows;       // row of sorted_ids[i]
+  };
+  const IdIndex& id_index() const;
+
  private:
   uint64_t segment_id_ = 0;
   std::unique_ptr<storage::SegmentFile> file_;
@@ -58,7 +76,42 @@ class Segment {
   const float* vectors_;
   // Set once by the writer before the segment leaves its last snapshot.
   mutable storage::FileSystemPtr obsolete_in_;
+  // std::once_flag rather than absl::once_flag: Debian's prebuilt Abseil is
+  // not instrumented for ThreadSanitizer.
+  mutable std::once_flag id_index_once_;
+  mutable IdIndex id_index_;
 };
+
+template <typename Fn>
+void Segment::ForEachRowOf(absl::Span<const int64_t> ids, Fn fn) const {
+  const IdIndex& index = id_index();
+  const bool identity = index.sorted_ids.empty();
+  const int64_t* sorted = identity ? ids_ : index.sorted_ids.data();
+  const size_t n = rows();
+  if (n == 0) return;
+  // Only the listed ids within this segment's id range can match.
+  const int64_t lowest = sorted[0], highest = sorted[n - 1];
+  const int64_t* first = std::lower_bound(ids.begin(), ids.end(), lowest);
+  const int64_t* last = std::upper_bound(first, ids.end(), highest);
+  const double rows_per_id = highest > lowest ? double(n - 1) / (double(highest) - lowest) : 0;
+  for (const int64_t* it = first; it != last; ++it) {
+    const int64_t id = *it;
+    // Start where the id would be if ids were spread evenly (exact for
+    // consecutive ids): unlike a binary search, the first probe of each id
+    // does not wait for the previous id's, so their cache misses overlap.
+    size_t at = std::min(n - 1, static_cast<size_t>((double(id) - lowest) * rows_per_id));
+    size_t step = 1;
+    while (at > 0 && sorted[at] >= id) at -= std::min(at, step), step *= 2;
+    step = 1;
+    while (at < n && sorted[at] < id) at += step, step *= 2;
+    // Now sorted[at - step / 2 .. at) < id <= sorted[at] (at may be n): the
+    // first row of the id lies in between.
+    at = static_cast<size_t>(
+        std::lower_bound(sorted + (step > 1 ? at - step / 2 : 0), sorted + std::min(at, n), id) -
+        sorted);
+    for (size_t i = at; i < n && sorted[i] == id; ++i) fn(identity ? i : index.rows[i]);
+  }
+}
 
 // Which rows of a segment are live in a snapshot; null = all.
 using LiveRows = std::shared_ptr<const std::vector<uint64_t>>;

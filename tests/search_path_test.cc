@@ -1,0 +1,137 @@
+// The search path's parts: filter row masks against brute force (unsorted
+// ids, ids stored twice, tombstones), the shared thread pool under many
+// callers, and the lock-free snapshot holder.
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "src/index/filter_rows.h"
+#include "src/index/parallel.h"
+#include "src/index/snapshot.h"
+#include "src/util/random.h"
+#include "turboquant/codec.h"
+#include "turboquant/index.h"
+
+namespace turboquant::internal {
+namespace {
+
+constexpr int kDim = 8;
+constexpr size_t kRows = 3000;
+
+// A segment whose ids are shuffled, with some ids stored twice (an upsert
+// inside one chunk) and every fifth row dead.
+struct MixedSegment {
+  std::unique_ptr<Codec> codec = *Codec::Create(CodecKind::kMse, {.dim = kDim, .bits = 4});
+  SnapshotSegment segment;
+
+  MixedSegment() {
+    SeededRandom random(5);
+    std::vector<int64_t> ids(kRows);
+    for (size_t i = 0; i < kRows; ++i) ids[i] = static_cast<int64_t>(3 * i + random.Below(3));
+    for (size_t i = kRows - 1; i > 0; --i) std::swap(ids[i], ids[random.Below(i + 1)]);
+    for (size_t i = 0; i < kRows; i += 97) ids[i] = ids[i + 1];
+    std::vector<uint8_t> codes(kRows * codec->code_size());
+    std::vector<float> vectors(kRows * kDim, 1.0f);
+    EXPECT_TRUE(codec->Encode(vectors, absl::MakeSpan(codes)).ok());
+    ScanLayout layout(*codec);
+    layout.Append(codes.data(), kRows);
+    segment.segment = std::make_shared<Segment>(std::move(layout), std::move(ids),
+                                                std::vector<float>{}, std::vector<uint64_t>{});
+    auto live = std::make_shared<std::vector<uint64_t>>((kRows + 63) / 64, ~uint64_t{0});
+    for (size_t row = 0; row < kRows; row += 5) (*live)[row / 64] &= ~(uint64_t{1} << (row % 64));
+    segment.live = live;
+  }
+};
+
+void ExpectMaskIsBruteForce(const MixedSegment& data, const Filter& filter) {
+  const LiveRows rows = FilterAccess::SearchableRows(filter, data.segment);
+  for (size_t row = 0; row < kRows; ++row) {
+    const bool expected =
+        IsLive(data.segment.live, row) && filter.Matches(data.segment.segment->id(row));
+    ASSERT_EQ(IsLive(rows, row), expected) << "row " << row;
+  }
+}
+
+TEST(FilterRowsTest, AllowAndExcludeMasksEqualBruteForce) {
+  const MixedSegment data;
+  SeededRandom random(9);
+  for (size_t listed : {size_t{0}, size_t{1}, size_t{30}, size_t{900}, size_t{20000}}) {
+    std::vector<int64_t> ids;
+    for (size_t i = 0; i < listed; ++i) ids.push_back(static_cast<int64_t>(random.Below(9100)) - 50);
+    SCOPED_TRACE(listed);
+    ExpectMaskIsBruteForce(data, Filter::AllowOnly(ids));
+    ExpectMaskIsBruteForce(data, Filter::Exclude(ids));
+  }
+  auto bitmap = std::make_shared<std::vector<uint64_t>>(150, 0x5555555555555555u);
+  ExpectMaskIsBruteForce(data, Filter::FromBitmap(bitmap));
+  ExpectMaskIsBruteForce(data, Filter());
+}
+
+TEST(FilterRowsTest, ConsecutiveIdsNeedNoPermutation) {
+  MixedSegment data;
+  std::vector<int64_t> ids(kRows);
+  for (size_t i = 0; i < kRows; ++i) ids[i] = static_cast<int64_t>(i) + 100;
+  data.segment.segment = std::make_shared<Segment>(data.segment.segment->layout().Clone(),
+                                                   std::move(ids), std::vector<float>{},
+                                                   std::vector<uint64_t>{});
+  ExpectMaskIsBruteForce(data, Filter::AllowOnly({99, 100, 101, 1500, 3099, 3100}));
+  ExpectMaskIsBruteForce(data, Filter::Exclude({100, 2000}));
+}
+
+TEST(ThreadPoolTest, ReusedBySuccessiveAndConcurrentCallers) {
+  std::atomic<int> sum{0};
+  ParallelFor(64, 4, [&](size_t task) { sum += static_cast<int>(task); });
+  EXPECT_EQ(sum.load(), 64 * 63 / 2);
+  const size_t started = PoolThreadsStarted();
+  EXPECT_LE(started, 3u);
+
+  std::vector<std::thread> callers;
+  std::atomic<int> wrong{0};
+  for (int c = 0; c < 16; ++c) {
+    callers.emplace_back([&] {
+      for (int round = 0; round < 200; ++round) {
+        std::vector<std::atomic<int>> runs(37);
+        ParallelFor(runs.size(), 4, [&](size_t task) { runs[task]++; });
+        for (const auto& r : runs) wrong += r.load() != 1;
+      }
+    });
+  }
+  for (std::thread& t : callers) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  // 3200 calls later the pool holds the threads the first call started.
+  EXPECT_EQ(PoolThreadsStarted(), started);
+}
+
+TEST(SnapshotHolderTest, ReadersKeepTheirSnapshotWhileWritersPublish) {
+  SnapshotHolder holder(std::make_shared<Snapshot>());
+  std::atomic<bool> stop{false};
+  std::atomic<int> inconsistent{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 4; ++r) {
+    readers.emplace_back([&] {
+      while (!stop) {
+        const SnapshotRef ref = holder.Load();
+        const size_t size = ref->segments.size();
+        std::this_thread::yield();
+        inconsistent += ref->segments.size() != size;
+        const std::shared_ptr<const Snapshot> kept = ref;
+        inconsistent += kept->segments.size() != size;
+      }
+    });
+  }
+  for (int version = 1; version <= 2000; ++version) {
+    auto next = std::make_shared<Snapshot>();
+    next->segments.resize(version % 7);
+    holder.Store(std::move(next));
+  }
+  stop = true;
+  for (std::thread& t : readers) t.join();
+  EXPECT_EQ(inconsistent.load(), 0);
+  EXPECT_EQ(holder.Load()->segments.size(), 2000u % 7);
+}
+
+}  // namespace
+}  // namespace turboquant::internal
