@@ -158,8 +158,8 @@ absl::StatusOr<Measured> Measure(TurboQuantIndex& index, const Options& o) {
   std::vector<WriterLog> logs(o.writers);
   std::vector<std::thread> threads;
   const auto start = Clock::now();
-  const auto end = start + std::chrono::duration_cast<Clock::duration>(
-                               std::chrono::duration<double>(o.seconds));
+  const auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
   for (int w = 0; w < o.writers; ++w) {
     threads.emplace_back(RunWriter, std::ref(index), std::cref(o), w, end, &logs[w]);
   }
@@ -197,13 +197,14 @@ void Report(const Options& o, const Measured& m) {
         .Print();
     return;
   }
-  absl::PrintF("%d writers x batches of %d (d=%d%s): %d acknowledged vectors in %.2f s = %s vectors/s\n",
-               o.writers, o.batch, o.index_options.dim,
-               o.index_options.keep_vectors ? ", kept vectors" : "", m.vectors, m.seconds,
-               absl::StrFormat("%.0f", rate));
-  absl::PrintF("Add latency: p50 %.2f ms, p99 %.2f ms; %d seals and %d compactions in the "
-               "background; %d segments\n",
-               p50, p99, m.stats.seals, m.stats.compactions, m.stats.segments);
+  absl::PrintF(
+      "%d writers x batches of %d (d=%d%s): %d acknowledged vectors in %.2f s = %s vectors/s\n",
+      o.writers, o.batch, o.index_options.dim, o.index_options.keep_vectors ? ", kept vectors" : "",
+      m.vectors, m.seconds, absl::StrFormat("%.0f", rate));
+  absl::PrintF(
+      "Add latency: p50 %.2f ms, p99 %.2f ms; %d seals and %d compactions in the "
+      "background; %d segments\n",
+      p50, p99, m.stats.seals, m.stats.compactions, m.stats.segments);
 }
 
 absl::Status RunBench(const Options& o) {

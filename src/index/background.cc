@@ -9,7 +9,6 @@
 // So each row is rewritten a logarithmic number of times and a search scans
 // a logarithmic number of segments.
 #include "absl/numeric/bits.h"
-
 #include "src/index/index_impl.h"
 
 namespace turboquant {
