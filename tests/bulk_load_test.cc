@@ -235,6 +235,14 @@ TEST(BulkLoadTest, SegmentsAreCutAtMaxSegmentRowsAndAtTheMemoryBudget) {
   ASSERT_FALSE(progress.empty());
   EXPECT_EQ(progress.back(), 1000);
 
+  // Segments share the rows evenly, also when a cut falls inside a batch.
+  tuning.max_segment_rows = 640;
+  auto even = TurboQuantIndex::Create(root + "/even", {.dim = kDim}, tuning);
+  ASSERT_TRUE(even.ok());
+  result = Load(**even, Range(0, 1000), data, {}, 300);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->segments, 2);
+
   // 24 floats at 4 bits = 12 code bytes, + norm, scalar and id = 28 bytes a
   // row: a budget of 2 x 64 rows cuts every 64 rows.
   auto small = TurboQuantIndex::Create(root + "/memory", {.dim = kDim});

@@ -243,7 +243,7 @@ class TurboQuantIndex::Impl::BulkLoader {
   Status Take(const RowBatch& batch) {
     size_t done = 0;
     while (done < batch.ids.size()) {
-      if (current_.capacity == 0) StartSegment();
+      if (current_.capacity == 0) StartSegment(rows_taken_ + static_cast<int64_t>(done));
       const size_t take = std::min(batch.ids.size() - done, current_.capacity - current_.rows);
       if (Status s =
               Fill(batch.ids.subspan(done, take), batch.vectors.subspan(done * dim_, take * dim_),
@@ -261,11 +261,11 @@ class TurboQuantIndex::Impl::BulkLoader {
 
   // With a row count from the source, the segments left share its rest
   // evenly (in whole blocks), rather than ending with a small one.
-  void StartSegment() {
+  void StartSegment(int64_t rows_before) {
     size_t capacity = segment_rows_;
     const int64_t hint = source_.total_rows();
-    if (hint > rows_taken_) {
-      const size_t rest = static_cast<size_t>(hint - rows_taken_);
+    if (hint > rows_before) {
+      const size_t rest = static_cast<size_t>(hint - rows_before);
       const size_t segments = (rest + segment_rows_ - 1) / segment_rows_;
       const size_t even = (rest + segments - 1) / segments;
       capacity = std::min(capacity, (even + kBlockRows - 1) / kBlockRows * kBlockRows);
