@@ -161,8 +161,8 @@ absl::Status Demo(const Options& o) {
   absl::PrintF("build     %s codec, %d bits/coordinate, metric l2, float vectors kept for "
                "re-ranking\n",
                turboquant::CodecKindName(options.codec), o.bits);
-  absl::PrintF("          %.2f s for %d vectors = %.0f vectors/s (durable bulk load: parallel "
-               "encoding into fsynced segment files, one catalog commit)\n",
+  absl::PrintF("          %.2f s for %d vectors = %.0f vectors/s (durable: bulk load into "
+               "fsynced segment files)\n",
                build_s, base.rows, base.rows / build_s);
 
   // Size.
