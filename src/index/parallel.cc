@@ -35,12 +35,13 @@ struct Job {
 class Pool {
  public:
   void Run(Job* job, size_t helpers) {
+    size_t tickets;  // job->tickets changes once the lock is released
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      job->tickets = std::min(helpers, Grow(helpers));
-      if (job->tickets > 0) queue_.push_back(job);
+      tickets = job->tickets = std::min(helpers, Grow(helpers));
+      if (tickets > 0) queue_.push_back(job);
     }
-    for (size_t i = 0; i < job->tickets; ++i) wake_.notify_one();
+    for (size_t i = 0; i < tickets; ++i) wake_.notify_one();
     job->Work();
     // Every task is done or running: tickets no thread took are withdrawn,
     // and the job outlives the pool threads still inside it.
