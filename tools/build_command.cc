@@ -31,7 +31,7 @@ struct Options {
   turboquant::VectorReaderOptions input_options;
   IndexOptions index_options;
   int64_t batch = 0;
-  int threads = 0;
+  turboquant::BulkLoadOptions load;
   bool json = false;
 };
 
@@ -57,6 +57,8 @@ void DeclareFlags(FlagSet& flags) {
                 "can re-rank exactly.");
   flags.AddInt("batch", 10000, "N", "Rows read from --input at a time, 1..10000000.");
   flags.AddInt("threads", 0, "T", "Encoding threads, 0..4096 (0 = every core).");
+  flags.AddInt("memory-mb", turboquant::BulkLoadOptions().memory_budget_bytes >> 20, "M",
+               "Memory for encoded rows, 2..1048576 MiB: segments are cut at half of it.");
   flags.AddBool("json", "Print exactly one JSON object instead of the report.");
 }
 
@@ -70,7 +72,9 @@ absl::StatusOr<Options> ReadOptions(const FlagSet& flags) {
   o.index_options.keep_vectors = flags.GetBool("keep-vectors");
   TQINDEX_ASSIGN_OR_RETURN(o.batch, flags.GetIntInRange("batch", 1, 10000000));
   TQINDEX_ASSIGN_OR_RETURN(const int64_t threads, flags.GetIntInRange("threads", 0, 4096));
-  o.threads = static_cast<int>(threads);
+  o.load.threads = static_cast<int>(threads);
+  TQINDEX_ASSIGN_OR_RETURN(const int64_t memory_mb, flags.GetIntInRange("memory-mb", 2, 1 << 20));
+  o.load.memory_budget_bytes = memory_mb << 20;
   o.json = flags.GetBool("json");
   return o;
 }
@@ -92,7 +96,7 @@ absl::StatusOr<Built> BuildCollection(Options& o, bool* created) {
   *created = true;
   std::unique_ptr<turboquant::RowSource> rows = IngestRowSource(source, o.batch);
   TQINDEX_ASSIGN_OR_RETURN(const turboquant::BulkLoadResult loaded,
-                           BulkLoadWithProgress(*index, *rows, o.threads, "building"));
+                           BulkLoadWithProgress(*index, *rows, o.load, "building"));
   Built built;
   built.rows = loaded.rows;
   built.seconds = SecondsSince(start);
@@ -123,7 +127,7 @@ void Report(const Options& o, const Built& built) {
         .Num("size_ratio", float_bytes > 0 ? bytes / float_bytes : 0)
         .Int("bytes_per_vector", static_cast<int64_t>(built.stats.bytes_per_vector))
         .Int("segments", built.stats.segments)
-        .Int("threads", EffectiveThreads(o.threads))
+        .Int("threads", EffectiveThreads(o.load.threads))
         .Print();
     return;
   }
@@ -143,9 +147,11 @@ int Run(const std::vector<std::string>& args) {
           kName, args, flags,
           "Creates a new durable collection in --index DIR from every row of --input,\n"
           "streaming the file in batches (it need not fit in memory), encoding on --threads\n"
-          "threads straight into segment files that are committed at once. Prints the row count, the time and vectors/s, and the bytes on\n"
-          "disk next to the float32 size of the input. If anything fails, the incomplete\n"
-          "collection is removed. A progress bar is drawn when stderr is a terminal.\n"
+          "threads straight into segment files that are committed at once. Prints the row\n"
+          "count, the time and vectors/s, and the bytes on disk next to the float32 size of\n"
+          "the input. If anything fails, the incomplete collection is removed. A progress\n"
+          "bar is drawn when stderr is a terminal. --memory-mb bounds the memory the load\n"
+          "holds, whatever the input size.\n"
           "For an HDF5 --input (.hdf5 .h5, as ann-benchmarks ships) --dataset picks the\n"
           "dataset to index.",
           {"tqindex build --input sift_base.fvecs --index sift.tq --metric l2",

@@ -303,9 +303,9 @@ class IngestRows final : public turboquant::RowSource {
       absl::StatusOr<int64_t> got_ids = source_.ids->ReadRowsInt64(*got, &batch->id_storage);
       if (!got_ids.ok()) return got_ids.status();
       if (*got_ids != *got) {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "%s: ended after %d ids, but %s has more vectors", source_.ids->path(),
-            rows_ + *got_ids, source_.vectors->path()));
+        return absl::InvalidArgumentError(
+            absl::StrFormat("%s: ended after %d ids, but %s has more vectors", source_.ids->path(),
+                            rows_ + *got_ids, source_.vectors->path()));
       }
     } else {
       for (int64_t r = 0; r < *got; ++r) batch->id_storage.push_back(source_.first_id + rows_ + r);
@@ -331,11 +331,9 @@ std::unique_ptr<turboquant::RowSource> IngestRowSource(IngestSource& source, int
 
 absl::StatusOr<turboquant::BulkLoadResult> BulkLoadWithProgress(TurboQuantIndex& index,
                                                                 turboquant::RowSource& rows,
-                                                                int threads,
+                                                                turboquant::BulkLoadOptions options,
                                                                 const std::string& label) {
   Progress progress(label, rows.total_rows());
-  turboquant::BulkLoadOptions options;
-  options.threads = threads;
   options.progress = [&progress](int64_t done) { progress.Update(done); };
   absl::StatusOr<turboquant::BulkLoadResult> result = index.BulkLoad(rows, options);
   progress.Finish();

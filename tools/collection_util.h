@@ -139,12 +139,11 @@ absl::Status AddRowsByNumber(const turboquant::Matrix& rows, turboquant::TurboQu
 // `batch` rows (the source must outlive it).
 std::unique_ptr<turboquant::RowSource> IngestRowSource(IngestSource& source, int64_t batch);
 
-// index.BulkLoad(rows) on `threads` encoding threads (0 = all), showing a
-// progress bar labelled `label` on a terminal.
-absl::StatusOr<turboquant::BulkLoadResult> BulkLoadWithProgress(turboquant::TurboQuantIndex& index,
-                                                                turboquant::RowSource& rows,
-                                                                int threads,
-                                                                const std::string& label);
+// index.BulkLoad(rows, options), showing a progress bar labelled `label` on
+// a terminal (options.progress is set to draw it).
+absl::StatusOr<turboquant::BulkLoadResult> BulkLoadWithProgress(
+    turboquant::TurboQuantIndex& index, turboquant::RowSource& rows,
+    turboquant::BulkLoadOptions options, const std::string& label);
 
 // ---- ground truth, recall, threads --------------------------------------------------
 

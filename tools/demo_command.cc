@@ -153,7 +153,7 @@ absl::Status Demo(const Options& o) {
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int64_t>(i);
   std::unique_ptr<turboquant::RowSource> rows =
       turboquant::RowSourceFromSpans(ids, base.data, base.dim);
-  if (auto loaded = BulkLoadWithProgress(*index, *rows, 0, "building"); !loaded.ok()) {
+  if (auto loaded = BulkLoadWithProgress(*index, *rows, {}, "building"); !loaded.ok()) {
     return loaded.status();
   }
   const double build_s = SecondsSince(start);
