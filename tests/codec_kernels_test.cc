@@ -137,5 +137,25 @@ TEST(BitPackKernelTest, FastPackingEqualsReferenceAndStaysInBounds) {
   }
 }
 
+// The flat codes of the codec API and the write-ahead hold 3-bit indices at 3
+// bits per coordinate (the scan layout widens nothing on disk either: see
+// tests/scan_test.cc), and unpack to the values packed.
+TEST(BitPackKernelTest, ThreeBitCodesArePackedDenselyAndUnpackBack) {
+  SeededRandom random(9);
+  for (int dim : {5, 13, 33, 100, 101, 128, 768}) {
+    const size_t dense = (3 * size_t(dim) + 7) / 8;
+    auto mse = Codec::Create(CodecKind::kMse, {.dim = dim, .bits = 3});
+    auto prod = Codec::Create(CodecKind::kProd, {.dim = dim, .bits = 4});
+    ASSERT_TRUE(mse.ok() && prod.ok());
+    EXPECT_EQ((*mse)->code_size(), dense + 8) << dim;
+    EXPECT_EQ((*prod)->code_size(), dense + (size_t(dim) + 7) / 8 + 8) << dim;
+    std::vector<uint8_t> values(dim), packed(dense), unpacked(dim);
+    for (auto& v : values) v = static_cast<uint8_t>(random.Below(8));
+    internal::PackBits(values.data(), dim, 3, packed.data());
+    internal::UnpackBits(packed.data(), dim, 3, unpacked.data());
+    EXPECT_EQ(unpacked, values) << dim;
+  }
+}
+
 }  // namespace
 }  // namespace turboquant
