@@ -141,14 +141,25 @@ bool DecodeCatalogRecord(absl::string_view key, absl::string_view value, Catalog
   if (absl::ConsumePrefix(&key, kPendingPrefix)) {
     PendingRow row;
     uint64_t id, code_bytes;
-    if (!ParseHex(key, &row.sequence) || !GetU64(&value, &id) || !GetU64(&value, &code_bytes) ||
-        code_bytes > value.size()) {
+    if (!ParseHex(key, &row.sequence) || !GetU64(&value, &id) || !GetU64(&value, &code_bytes)) {
       return false;
     }
+    const bool in_log = (code_bytes & Catalog::kVectorInLog) != 0;
+    code_bytes &= ~Catalog::kVectorInLog;
+    if (code_bytes > value.size()) return false;
     row.id = static_cast<int64_t>(id);
     row.code.assign(value.data(), code_bytes);
     value.remove_prefix(code_bytes);
-    row.vector.assign(value.data(), value.size());
+    if (in_log) {
+      VectorRef& ref = row.vector_ref;
+      if (!GetU64(&value, &ref.log) || !GetU64(&value, &ref.offset) || ref.log == 0 ||
+          value.size() != sizeof(uint32_t)) {
+        return false;
+      }
+      std::memcpy(&ref.crc, value.data(), sizeof(uint32_t));
+    } else {
+      row.vector.assign(value.data(), value.size());
+    }
     contents->pending.push_back(std::move(row));
     return true;
   }
@@ -227,9 +238,16 @@ std::string Catalog::EncodeSegment(const SegmentRecord& record) {
 std::string Catalog::EncodePending(const PendingRow& row) {
   std::string out;
   PutU64(&out, static_cast<uint64_t>(row.id));
-  PutU64(&out, row.code.size());
+  const bool in_log = row.vector_ref.log != 0;
+  PutU64(&out, row.code.size() | (in_log ? kVectorInLog : 0));
   out += row.code;
-  out += row.vector;
+  if (in_log) {
+    PutU64(&out, row.vector_ref.log);
+    PutU64(&out, row.vector_ref.offset);
+    out.append(reinterpret_cast<const char*>(&row.vector_ref.crc), sizeof(uint32_t));
+  } else {
+    out += row.vector;
+  }
   return out;
 }
 

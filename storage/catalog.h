@@ -4,7 +4,9 @@
 //   segment/<segment id>            a sealed segment: rows and file size
 //   tomb/<segment id>/<row>         a deleted row of a sealed segment
 //   wal/<sequence>                  an acknowledged vector not yet sealed:
-//                                   id, code and (keep_vectors) the float row
+//                                   id, code and (keep_vectors) where its
+//                                   float row is in the vectors log, or the
+//                                   row itself
 //   next_segment, next_sequence     counters
 //   version                         committed batches so far (every Write
 //                                   bumps it; see storage/version_hint.h)
@@ -34,6 +36,7 @@
 #include "rocksdb/env.h"
 #include "rocksdb/write_batch.h"
 #include "storage/file_system.h"
+#include "storage/vectors_log.h"
 #include "storage/version_hint.h"
 #include "turboquant/index.h"
 
@@ -54,7 +57,10 @@ struct PendingRow {
   uint64_t sequence = 0;
   int64_t id = 0;
   std::string code;    // codec.code_size() bytes
-  std::string vector;  // dim floats with keep_vectors, else empty
+  // With keep_vectors, the float row: in the vectors log (online writes), or
+  // inline (backups, and records of builds before the vectors log).
+  VectorRef vector_ref;
+  std::string vector;
 };
 
 // The segment/, tomb/ and wal/ records of a catalog: how many of each, and
@@ -129,6 +135,9 @@ class Catalog {
   static constexpr const char* kNextSequenceKey = "next_sequence";
   static constexpr const char* kVersionKey = "version";
   static constexpr const char* kKeyCountsKey = "key_counts";
+  // Set in a write-ahead record's code length when its vector is in the
+  // vectors log (the record then ends with a VectorRef).
+  static constexpr uint64_t kVectorInLog = uint64_t{1} << 63;
 
   const std::string& path() const { return path_; }
   bool read_only() const { return !secondary_dir_.empty(); }

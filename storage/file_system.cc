@@ -37,6 +37,13 @@ Status CreateDirectory(rocksdb::FileSystem& fs, const std::string& dir) {
   return FromRocks(fs.CreateDir(dir, rocksdb::IOOptions(), nullptr), dir);
 }
 
+Status CreateDirectoryIfMissing(rocksdb::FileSystem& fs, const std::string& dir,
+                                const std::string& parent) {
+  if (fs.FileExists(dir, rocksdb::IOOptions(), nullptr).ok()) return absl::OkStatus();
+  if (Status s = CreateDirectory(fs, dir); !s.ok()) return s;
+  return SyncDirectory(fs, parent);
+}
+
 Status RemoveFile(rocksdb::FileSystem& fs, const std::string& path) {
   const rocksdb::IOStatus status = fs.DeleteFile(path, rocksdb::IOOptions(), nullptr);
   return status.IsNotFound() || status.IsPathNotFound() ? absl::OkStatus()

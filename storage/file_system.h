@@ -27,6 +27,9 @@ Status FromRocks(const rocksdb::Status& status, const std::string& path);
 Status SyncDirectory(rocksdb::FileSystem& fs, const std::string& dir);
 Status RenamePath(rocksdb::FileSystem& fs, const std::string& from, const std::string& to);
 Status CreateDirectory(rocksdb::FileSystem& fs, const std::string& dir);
+// Creates `dir` unless it exists, making a new entry durable in `parent`.
+Status CreateDirectoryIfMissing(rocksdb::FileSystem& fs, const std::string& dir,
+                                const std::string& parent);
 // Removes a file; a file that is already gone is not an error.
 Status RemoveFile(rocksdb::FileSystem& fs, const std::string& path);
 // Removes a directory tree (a half-built staging directory).

@@ -167,6 +167,7 @@ class TurboQuantIndex::Impl {
     absl::Span<const int64_t> ids;      // Add and Remove
     const EncodedRows* rows = nullptr;  // Add and AddWithNewIds; null = Remove
     bool new_ids = false;               // AddWithNewIds: the leader picks ids
+    uint64_t log_offset = 0;            // where its kept vectors went in the log
     int64_t result = 0;                 // rows removed, or the first new id
     Status status;
     bool done = false;  // guarded by queue_mutex_
@@ -188,6 +189,15 @@ class TurboQuantIndex::Impl {
   void CommitGroup(absl::Span<WriteRequest* const> group);
   // Adds one request's changes to `next` and `batch` (under write_mutex_).
   void StageAdd(WriteRequest* request, Snapshot* next, rocksdb::WriteBatch* batch);
+  // Appends the kept vectors of the group's Adds to the vectors log and
+  // syncs it (durable collections with keep_vectors), before the batch that
+  // points at them.
+  Status LogGroupVectors(absl::Span<WriteRequest* const> group);
+  // The vectors log directory, DIR/vectors.
+  std::string VectorsDir() const { return dir_ + "/vectors"; }
+  // Removes vectors logs numbered `upto` and below (no record points into
+  // them once the seal that started a later log committed).
+  void RemoveVectorsLogs(uint64_t upto) const;
   void StageRemove(WriteRequest* request, Snapshot* next, rocksdb::WriteBatch* batch);
   // Makes `cause` the sticky write error, unless there already is one.
   void StopWrites(const Status& cause, absl::string_view what);
@@ -269,8 +279,9 @@ class TurboQuantIndex::Impl {
   StatusOr<std::shared_ptr<Snapshot>> LoadSnapshot(storage::CatalogContents contents);
   // Backup's files in `staging`: segment links and a catalog of `snapshot`.
   Status WriteBackup(const Snapshot& snapshot, const std::string& staging) const;
-  // Removes segment files (and temp files) that the catalog does not name.
-  void RemoveUnnamedFiles(const Snapshot& snapshot) const;
+  // Removes segment files (and temp files) that the catalog does not name,
+  // and vectors logs that no write-ahead record points into.
+  void RemoveUnnamedFiles(const Snapshot& snapshot, const storage::CatalogContents& contents) const;
 
   const IndexOptions options_;
   const OpenOptions tuning_;
@@ -310,6 +321,11 @@ class TurboQuantIndex::Impl {
   int64_t largest_id_ = -1;  // of every id recorded in locations_; -1 = none
   // Unsealed chunks that a running Rewrite is sealing: never merged.
   absl::flat_hash_set<const Segment*> claimed_;
+  // The vectors log that group commits append to; null until a write needs
+  // one, and again once a seal claims the rows written to it.
+  std::unique_ptr<storage::VectorsLog> vectors_log_;
+  uint64_t last_vectors_log_ = 0;  // the highest log number created or found
+  uint64_t retiring_logs_upto_ = 0;  // logs the running seal makes obsolete
   // Committed Rewrites since open, for Stats (read without the lock).
   std::atomic<int64_t> seals_{0};
   std::atomic<int64_t> compactions_{0};

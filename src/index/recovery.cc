@@ -68,18 +68,31 @@ StatusOr<std::shared_ptr<Snapshot>> TurboQuantIndex::Impl::SnapshotFromCatalog(
   std::vector<uint64_t> sequences;
   std::vector<uint8_t> codes;
   std::vector<float> vectors;
+  storage::VectorsLogReader logs(fs_, VectorsDir());
   for (const storage::PendingRow& row : contents.pending) {
-    if (row.code.size() != code_size || row.vector.size() != vector_bytes) {
+    const bool in_log = row.vector_ref.log != 0;
+    const bool vector_fits = in_log ? options_.keep_vectors : row.vector.size() == vector_bytes;
+    if (row.code.size() != code_size || !vector_fits) {
       return absl::DataLossError(absl::StrFormat(
-          "%s/catalog: write-ahead record %d of id %d has a %d-byte code and %d-byte vector", dir_,
-          row.sequence, row.id, row.code.size(), row.vector.size()));
+          "%s/catalog: write-ahead record %d of id %d has a %d-byte code and %s", dir_,
+          row.sequence, row.id, row.code.size(),
+          in_log ? "a vector in the log without keep_vectors"
+                 : absl::StrFormat("a %d-byte vector", row.vector.size())));
     }
     ids.push_back(row.id);
     sequences.push_back(row.sequence);
     codes.insert(codes.end(), row.code.begin(), row.code.end());
     const size_t at = vectors.size();
     vectors.resize(at + vector_bytes / sizeof(float));
-    if (vector_bytes > 0) std::memcpy(&vectors[at], row.vector.data(), vector_bytes);
+    char* out = reinterpret_cast<char*>(vectors.data() + at);
+    if (in_log) {
+      if (Status s = logs.Read(row.vector_ref, absl::MakeSpan(out, vector_bytes)); !s.ok()) {
+        return s;
+      }
+      last_vectors_log_ = std::max(last_vectors_log_, row.vector_ref.log);
+    } else if (vector_bytes > 0) {
+      std::memcpy(out, row.vector.data(), vector_bytes);
+    }
   }
   AppendUnsealed(ids, codes.data(), vectors.empty() ? nullptr : vectors.data(), sequences,
                  next.get());
@@ -112,7 +125,8 @@ StatusOr<std::shared_ptr<Snapshot>> TurboQuantIndex::Impl::LoadSnapshot(
   }
 }
 
-void TurboQuantIndex::Impl::RemoveUnnamedFiles(const Snapshot& snapshot) const {
+void TurboQuantIndex::Impl::RemoveUnnamedFiles(const Snapshot& snapshot,
+                                               const storage::CatalogContents& contents) const {
   absl::flat_hash_set<std::string> named;
   for (const SnapshotSegment& s : snapshot.segments) {
     if (s.segment->has_file()) named.insert(internal::SegmentFileName(s.segment->segment_id()));
@@ -125,6 +139,12 @@ void TurboQuantIndex::Impl::RemoveUnnamedFiles(const Snapshot& snapshot) const {
       storage::RemoveFile(*fs_, entry.path().string()).IgnoreError();
     }
   }
+  absl::flat_hash_set<uint64_t> referenced_logs;
+  for (const storage::PendingRow& row : contents.pending) referenced_logs.insert(row.vector_ref.log);
+  for (const auto& entry : fs::directory_iterator(VectorsDir(), error)) {
+    const uint64_t log = storage::VectorsLog::ParseFileName(entry.path().filename().string());
+    if (!referenced_logs.contains(log)) storage::RemoveFile(*fs_, entry.path().string()).IgnoreError();
+  }
 }
 
 Status TurboQuantIndex::Impl::Recover(const storage::CatalogContents& contents) {
@@ -135,7 +155,7 @@ Status TurboQuantIndex::Impl::Recover(const storage::CatalogContents& contents) 
   if (!next.ok()) return next.status();
   Publish(*next);
   // Only once the whole collection validated, and never by a reader.
-  if (!catalog_->read_only()) RemoveUnnamedFiles(**next);
+  if (!catalog_->read_only()) RemoveUnnamedFiles(**next, contents);
   return absl::OkStatus();
 }
 

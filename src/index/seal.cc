@@ -82,7 +82,13 @@ void TurboQuantIndex::Impl::DropFromCatalog(const internal::SnapshotSegment& old
 TurboQuantIndex::Impl::RewriteRun TurboQuantIndex::Impl::ClaimRun(size_t first, size_t end) {
   const std::shared_ptr<const Snapshot> current = Current();
   RewriteRun run(current->segments.begin() + first, current->segments.begin() + end);
-  for (const SnapshotSegment& s : run) claimed_.insert(s.segment.get());
+  for (const SnapshotSegment& s : run) {
+    claimed_.insert(s.segment.get());
+    // Rows written from now on go to a new vectors log, so that once this
+    // seal commits no record points into the logs written so far.
+    if (s.segment->unsealed() && vectors_log_ != nullptr) vectors_log_.reset();
+    if (s.segment->unsealed()) retiring_logs_upto_ = last_vectors_log_;
+  }
   return run;
 }
 
@@ -119,6 +125,7 @@ Status TurboQuantIndex::Impl::Rewrite(RewriteRun run) {
     if (!sealed.ok()) {
       std::lock_guard<std::mutex> lock(write_mutex_);
       Unclaim(run);
+      retiring_logs_upto_ = 0;
       return sealed.status();
     }
     merged = std::move(*sealed);
@@ -126,6 +133,8 @@ Status TurboQuantIndex::Impl::Rewrite(RewriteRun run) {
   std::lock_guard<std::mutex> lock(write_mutex_);
   const Status committed = CommitRewrite(run, merged, sources, &batch);
   Unclaim(run);
+  if (committed.ok() && retiring_logs_upto_ != 0) RemoveVectorsLogs(retiring_logs_upto_);
+  retiring_logs_upto_ = 0;
   // Only space is at stake here: the batch is committed. Under the lock, as
   // ThreadSanitizer cannot see RocksDB's own ordering of a flush against a
   // memtable write (Debian's RocksDB is not instrumented).

@@ -7,8 +7,11 @@
 #include "absl/strings/str_cat.h"
 #include "src/index/index_impl.h"
 #include "src/index/search_request.h"
+#include "storage/checksum.h"
 
 namespace turboquant {
+
+namespace fs = std::filesystem;
 
 using internal::AllLive;
 using internal::kChunkRows;
@@ -232,6 +235,12 @@ void TurboQuantIndex::Impl::CommitGroup(absl::Span<WriteRequest* const> group) {
     for (WriteRequest* request : group) request->status = s;
     return;
   }
+  if (Status s = LogGroupVectors(group); !s.ok()) {
+    // A failed fsync leaves the log in an unknown state (fail-stop).
+    StopWrites(s, "");
+    for (WriteRequest* request : group) request->status = write_error_;
+    return;
+  }
   EnsureLocations();
   auto next = std::make_shared<Snapshot>(*Current());
   rocksdb::WriteBatch batch;
@@ -294,14 +303,47 @@ void TurboQuantIndex::Impl::StageAdd(WriteRequest* request, Snapshot* next,
       row.id = ids[i];
       row.code.assign(reinterpret_cast<const char*>(&rows.codes[i * code_size]), code_size);
       if (!rows.vectors.empty()) {
-        row.vector.assign(reinterpret_cast<const char*>(rows.vectors.data()) + i * vector_bytes,
-                          vector_bytes);
+        const char* vector = reinterpret_cast<const char*>(rows.vectors.data()) + i * vector_bytes;
+        row.vector_ref = {vectors_log_->number(), request->log_offset + i * vector_bytes,
+                          storage::Crc32c(vector, vector_bytes)};
       }
       batch->Put(storage::Catalog::PendingKey(sequences[i]), storage::Catalog::EncodePending(row));
     }
   }
   AppendUnsealed(ids, rows.codes.data(), rows.vectors.empty() ? nullptr : rows.vectors.data(),
                  sequences, next);
+}
+
+Status TurboQuantIndex::Impl::LogGroupVectors(absl::Span<WriteRequest* const> group) {
+  if (catalog_ == nullptr || !options_.keep_vectors) return absl::OkStatus();
+  std::vector<char> bytes;
+  for (WriteRequest* request : group) {
+    if (request->rows == nullptr) continue;
+    const std::vector<float>& vectors = request->rows->vectors;
+    request->log_offset = bytes.size();
+    bytes.insert(bytes.end(), reinterpret_cast<const char*>(vectors.data()),
+                 reinterpret_cast<const char*>(vectors.data() + vectors.size()));
+  }
+  if (bytes.empty()) return absl::OkStatus();
+  if (vectors_log_ == nullptr) {
+    if (Status s = storage::CreateDirectoryIfMissing(*fs_, VectorsDir(), dir_); !s.ok()) return s;
+    auto log = storage::VectorsLog::Create(fs_, VectorsDir(), last_vectors_log_ + 1);
+    if (!log.ok()) return log.status();
+    vectors_log_ = std::move(*log);
+    last_vectors_log_ = vectors_log_->number();
+  }
+  auto base = vectors_log_->AppendAndSync(bytes);
+  if (!base.ok()) return base.status();
+  for (WriteRequest* request : group) request->log_offset += *base;
+  return absl::OkStatus();
+}
+
+void TurboQuantIndex::Impl::RemoveVectorsLogs(uint64_t upto) const {
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(VectorsDir(), error)) {
+    const uint64_t number = storage::VectorsLog::ParseFileName(entry.path().filename().string());
+    if (number != 0 && number <= upto) storage::RemoveFile(*fs_, entry.path().string()).IgnoreError();
+  }
 }
 
 void TurboQuantIndex::Impl::StageRemove(WriteRequest* request, Snapshot* next,
