@@ -38,12 +38,13 @@ test-asan: deps
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
-# Readers racing a writer that adds, removes, seals and compacts.
+# Readers racing writers that add, remove, seal and compact (and the library's
+# background thread, group commit, and the search thread pool).
 test-tsan: deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTQ_SANITIZE=thread \
 	  -DTQ_BUILD_BENCHMARKS=OFF -DTQ_BUILD_TOOLS=OFF $(CMAKE_FLAGS)
-	cmake --build build-tsan -j $(JOBS) --target concurrency_test
-	cd build-tsan && ctest --output-on-failure -R ConcurrencyTest
+	cmake --build build-tsan -j $(JOBS) --target concurrency_test background_work_test search_path_test
+	cd build-tsan && ctest --output-on-failure -R 'ConcurrencyTest|BackgroundWorkTest|ThreadPoolTest|SnapshotHolderTest'
 
 # Every parser of untrusted bytes under libFuzzer (Debian clang, ASan+UBSan):
 # segment files, catalog records, npy, IDX, TEXMEX, .bin and HDF5. Each runs

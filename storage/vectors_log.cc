@@ -35,15 +35,19 @@ StatusOr<std::unique_ptr<VectorsLog>> VectorsLog::Create(FileSystemPtr fs, const
 
 VectorsLog::~VectorsLog() { file_->Close(rocksdb::IOOptions(), nullptr).PermitUncheckedError(); }
 
-StatusOr<uint64_t> VectorsLog::AppendAndSync(absl::Span<const char> bytes) {
-  const uint64_t offset = size_;
-  rocksdb::Slice data(bytes.data(), bytes.size());
-  if (Status s = FromRocks(file_->Append(data, rocksdb::IOOptions(), nullptr), path_); !s.ok()) {
-    return s;
+StatusOr<std::vector<uint64_t>> VectorsLog::AppendAndSync(
+    absl::Span<const absl::Span<const char>> parts) {
+  std::vector<uint64_t> offsets;
+  for (absl::Span<const char> part : parts) {
+    offsets.push_back(size_);
+    const rocksdb::Slice data(part.data(), part.size());
+    if (Status s = FromRocks(file_->Append(data, rocksdb::IOOptions(), nullptr), path_); !s.ok()) {
+      return s;
+    }
+    size_ += part.size();
   }
-  size_ += bytes.size();
   if (Status s = FromRocks(file_->Sync(rocksdb::IOOptions(), nullptr), path_); !s.ok()) return s;
-  return offset;
+  return offsets;
 }
 
 VectorsLogReader::~VectorsLogReader() = default;

@@ -40,8 +40,8 @@ class VectorsLog {
   ~VectorsLog();
 
   uint64_t number() const { return number_; }
-  // Appends `bytes` and syncs them; returns the offset of the first byte.
-  StatusOr<uint64_t> AppendAndSync(absl::Span<const char> bytes);
+  // Appends every part and syncs once; returns the offset of each part.
+  StatusOr<std::vector<uint64_t>> AppendAndSync(absl::Span<const absl::Span<const char>> parts);
 
   static std::string FileName(uint64_t number);
   // The number of a log file name, or 0 when `name` is not one.

@@ -136,8 +136,8 @@ class TurboQuantIndex::Impl {
   StatusOr<int64_t> AddWithNewIds(absl::Span<const float> vectors);
   StatusOr<BulkLoadResult> BulkLoad(RowSource& source, const BulkLoadOptions& options);
   StatusOr<int64_t> Remove(absl::Span<const int64_t> ids);
-  StatusOr<std::vector<float>> Get(int64_t id);
-  bool Contains(int64_t id);
+  StatusOr<std::vector<float>> Get(int64_t id) const;
+  bool Contains(int64_t id) const;
   StatusOr<SearchResults> Search(absl::Span<const float> queries, const SearchParams& params) const;
   Status Flush();
   Status Compact();
@@ -249,6 +249,9 @@ class TurboQuantIndex::Impl {
                        const std::vector<std::shared_ptr<const Segment>>& merged,
                        const std::vector<uint64_t>& sources, rocksdb::WriteBatch* batch);
   void Unclaim(const RewriteRun& run);
+  // Flush and Compact: a Rewrite of the unsealed segments, or of all, in the
+  // caller's thread.
+  Status RewriteNow(bool unsealed_only);
   // Records in `batch` the deletion of every catalog key of `old`: its
   // segment record and tombstones, or its rows' write-ahead records.
   void DropFromCatalog(const SnapshotSegment& old, rocksdb::WriteBatch* batch) const;

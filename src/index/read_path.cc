@@ -1,5 +1,5 @@
-// The read path of TurboQuantIndex: Get and Contains (through the id map) and
-// Search (on the current snapshot, without locks).
+// The read path of TurboQuantIndex: Get, Contains and Search, each on the
+// current snapshot, without locks.
 #include <algorithm>
 
 #include "src/index/index_impl.h"
@@ -8,28 +8,28 @@
 
 namespace turboquant {
 
-StatusOr<std::vector<float>> TurboQuantIndex::Impl::Get(int64_t id) {
-  std::lock_guard<std::mutex> lock(write_mutex_);
-  EnsureLocations();
-  auto it = locations_.find(id);
-  if (it == locations_.end())
+StatusOr<std::vector<float>> TurboQuantIndex::Impl::Get(int64_t id) const {
+  const internal::SnapshotRef snapshot = Current();
+  const Segment* segment = nullptr;
+  size_t row = 0;
+  if (!snapshot->FindLive(id, &segment, &row)) {
     return absl::NotFoundError(absl::StrFormat("id %d is not in the index", id));
-  const Segment& segment = *it->second.segment;
+  }
   std::vector<float> vector(options_.dim);
-  if (const float* original = segment.vector(it->second.row, options_.dim)) {
+  if (const float* original = segment->vector(row, options_.dim)) {
     std::copy(original, original + options_.dim, vector.begin());
     return vector;
   }
   std::vector<uint8_t> code(codec_->code_size());
-  segment.layout().ExtractCode(it->second.row, code.data());
+  segment->layout().ExtractCode(row, code.data());
   codec_->DecodeOne(code.data(), vector.data());
   return vector;
 }
 
-bool TurboQuantIndex::Impl::Contains(int64_t id) {
-  std::lock_guard<std::mutex> lock(write_mutex_);
-  EnsureLocations();
-  return locations_.contains(id);
+bool TurboQuantIndex::Impl::Contains(int64_t id) const {
+  const Segment* segment = nullptr;
+  size_t row = 0;
+  return Current()->FindLive(id, &segment, &row);
 }
 
 StatusOr<SearchResults> TurboQuantIndex::Impl::Search(absl::Span<const float> queries,

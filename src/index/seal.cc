@@ -135,10 +135,8 @@ Status TurboQuantIndex::Impl::Rewrite(RewriteRun run) {
   Unclaim(run);
   if (committed.ok() && retiring_logs_upto_ != 0) RemoveVectorsLogs(retiring_logs_upto_);
   retiring_logs_upto_ = 0;
-  // Only space is at stake here: the batch is committed. Under the lock, as
-  // ThreadSanitizer cannot see RocksDB's own ordering of a flush against a
-  // memtable write (Debian's RocksDB is not instrumented).
-  if (committed.ok() && catalog_ != nullptr) catalog_->ReclaimWriteAhead().IgnoreError();
+  // The sealed write-ahead records are deleted in the batch; RocksDB drops
+  // them at its own flushes and compactions (RewriteNow forces that).
   return committed;
 }
 
@@ -200,32 +198,32 @@ Status TurboQuantIndex::Impl::CommitRewrite(
   return absl::OkStatus();
 }
 
-Status TurboQuantIndex::Impl::Flush() {
-  if (catalog_ == nullptr) return absl::OkStatus();
+Status TurboQuantIndex::Impl::RewriteNow(bool unsealed_only) {
   std::lock_guard<std::mutex> rewrite(rewrite_mutex_);
   RewriteRun run;
   {
     std::lock_guard<std::mutex> lock(write_mutex_);
     if (Status s = CheckWritable(); !s.ok()) return s;
     const std::shared_ptr<const Snapshot> current = Current();
-    const size_t first = FirstUnsealed(*current);
+    const size_t first = unsealed_only ? FirstUnsealed(*current) : 0;
     if (first == current->segments.size()) return absl::OkStatus();
     run = ClaimRun(first, current->segments.size());
   }
-  return Rewrite(std::move(run));
+  if (Status s = Rewrite(std::move(run)); !s.ok()) return s;
+  // The caller waits anyway: give RocksDB's space of the sealed write-ahead
+  // records back now (a flush and a compaction of that key range), which
+  // background seals leave to RocksDB's own schedule. Under the lock, as
+  // ThreadSanitizer cannot see RocksDB's ordering of a flush against a
+  // memtable write (Debian's RocksDB is not instrumented).
+  std::lock_guard<std::mutex> lock(write_mutex_);
+  if (catalog_ != nullptr) catalog_->ReclaimWriteAhead().IgnoreError();
+  return absl::OkStatus();
 }
 
-Status TurboQuantIndex::Impl::Compact() {
-  std::lock_guard<std::mutex> rewrite(rewrite_mutex_);
-  RewriteRun run;
-  {
-    std::lock_guard<std::mutex> lock(write_mutex_);
-    if (Status s = CheckWritable(); !s.ok()) return s;
-    const std::shared_ptr<const Snapshot> current = Current();
-    if (current->segments.empty()) return absl::OkStatus();
-    run = ClaimRun(0, current->segments.size());
-  }
-  return Rewrite(std::move(run));
+Status TurboQuantIndex::Impl::Flush() {
+  return catalog_ == nullptr ? absl::OkStatus() : RewriteNow(/*unsealed_only=*/true);
 }
+
+Status TurboQuantIndex::Impl::Compact() { return RewriteNow(/*unsealed_only=*/false); }
 
 }  // namespace turboquant

@@ -30,6 +30,23 @@ struct Snapshot {
     for (const SnapshotSegment& s : segments) count += static_cast<int64_t>(s.live_rows);
     return count;
   }
+
+  // The segment and row where `id` is live, if it is: probes each segment's
+  // id index, so Get and Contains need no lock and no id map.
+  bool FindLive(int64_t id, const Segment** segment, size_t* row) const {
+    for (auto s = segments.rbegin(); s != segments.rend(); ++s) {
+      if (s->live_rows == 0) continue;
+      bool found = false;
+      s->segment->ForEachRowOf({&id, 1}, [&](size_t r) {
+        if (!found && IsLive(s->live, r)) found = true, *row = r;
+      });
+      if (found) {
+        *segment = s->segment.get();
+        return true;
+      }
+    }
+    return false;
+  }
 };
 
 class SnapshotRef;

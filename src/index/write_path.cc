@@ -255,8 +255,9 @@ void TurboQuantIndex::Impl::CommitGroup(absl::Span<WriteRequest* const> group) {
     batch.Put(storage::Catalog::kNextSequenceKey, storage::Catalog::EncodeCounter(next_sequence_));
   }
   if (Status s = WriteCatalog(&batch); !s.ok()) {
-    // The id map already holds the group's changes; the published snapshot
-    // does not. Writes are stopped now, and Get/Contains rebuild from it.
+    // The id map already holds the group's changes, the published snapshot
+    // does not: writes are stopped now, and the map is rebuilt from the
+    // snapshot if the index is asked for it again.
     locations_built_ = false;
     locations_.clear();
     for (WriteRequest* request : group) request->status = s;
@@ -316,15 +317,14 @@ void TurboQuantIndex::Impl::StageAdd(WriteRequest* request, Snapshot* next,
 
 Status TurboQuantIndex::Impl::LogGroupVectors(absl::Span<WriteRequest* const> group) {
   if (catalog_ == nullptr || !options_.keep_vectors) return absl::OkStatus();
-  std::vector<char> bytes;
+  std::vector<absl::Span<const char>> parts;
   for (WriteRequest* request : group) {
-    if (request->rows == nullptr) continue;
+    if (request->rows == nullptr || request->rows->vectors.empty()) continue;
     const std::vector<float>& vectors = request->rows->vectors;
-    request->log_offset = bytes.size();
-    bytes.insert(bytes.end(), reinterpret_cast<const char*>(vectors.data()),
-                 reinterpret_cast<const char*>(vectors.data() + vectors.size()));
+    parts.emplace_back(reinterpret_cast<const char*>(vectors.data()),
+                       vectors.size() * sizeof(float));
   }
-  if (bytes.empty()) return absl::OkStatus();
+  if (parts.empty()) return absl::OkStatus();
   if (vectors_log_ == nullptr) {
     if (Status s = storage::CreateDirectoryIfMissing(*fs_, VectorsDir(), dir_); !s.ok()) return s;
     auto log = storage::VectorsLog::Create(fs_, VectorsDir(), last_vectors_log_ + 1);
@@ -332,9 +332,13 @@ Status TurboQuantIndex::Impl::LogGroupVectors(absl::Span<WriteRequest* const> gr
     vectors_log_ = std::move(*log);
     last_vectors_log_ = vectors_log_->number();
   }
-  auto base = vectors_log_->AppendAndSync(bytes);
-  if (!base.ok()) return base.status();
-  for (WriteRequest* request : group) request->log_offset += *base;
+  auto offsets = vectors_log_->AppendAndSync(parts);
+  if (!offsets.ok()) return offsets.status();
+  size_t part = 0;
+  for (WriteRequest* request : group) {
+    if (request->rows == nullptr || request->rows->vectors.empty()) continue;
+    request->log_offset = (*offsets)[part++];
+  }
   return absl::OkStatus();
 }
 
