@@ -636,4 +636,24 @@ TEST(CliCollectionTest, DemoExplainsAMissingDataset) {
   EXPECT_TRUE(Contains(r.err, "apt-get install dataset-fashion-mnist")) << r.err;
 }
 
+TEST(CliCollectionTest, IngestBenchReportsAcknowledgedRateLatencyAndBackgroundWork) {
+  const Result r = RunTqindex(
+      "ingest-bench --dim 16 --writers 2 --batch 50 --seal-rows 500 --keep-vectors --seconds 0.5 "
+      "--json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto fields = Json(r);
+  EXPECT_GT(Number(fields, "acknowledged_vectors"), 0);
+  EXPECT_GT(Number(fields, "acknowledged_vectors_per_s"), 0);
+  EXPECT_GT(Number(fields, "p99_add_ms"), 0);
+  EXPECT_GE(Number(fields, "p99_add_ms"), Number(fields, "p50_add_ms"));
+  EXPECT_GE(Number(fields, "seals"), 0);
+  EXPECT_GE(Number(fields, "compactions"), 0);
+  EXPECT_EQ(Number(fields, "writers"), 2);
+}
+
+TEST(CliCollectionTest, IngestBenchRejectsBadFlags) {
+  EXPECT_EQ(RunTqindex("ingest-bench --writers 0").exit_code, 2);
+  EXPECT_EQ(RunTqindex("ingest-bench --seconds -1").exit_code, 2);
+}
+
 }  // namespace

@@ -3,7 +3,6 @@
 // in a temporary directory, computes exact ground truth by brute force, and
 // prints build speed, size, recall@10 with and without exact re-ranking, QPS
 // and latency. The temporary directory is removed at the end.
-#include <stdlib.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -34,28 +33,6 @@ constexpr char kBaseFile[] = "train-images-idx3-ubyte.gz";
 constexpr char kQueryFile[] = "t10k-images-idx3-ubyte.gz";
 constexpr int kK = 10;
 constexpr int kRerank = 100;
-
-// Removes the temporary directory however the demo ends.
-class TempDir {
- public:
-  TempDir() {
-    const char* tmp = getenv("TMPDIR");
-    std::string pattern = absl::StrCat(tmp != nullptr && *tmp ? tmp : "/tmp", "/tqindex-demo-XXXXXX");
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~TempDir() { Remove(); }
-  // True when the directory is gone.
-  bool Remove() {
-    std::error_code error;
-    if (!path_.empty()) fs::remove_all(path_, error);
-    if (!error) path_.clear();
-    return !error;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 struct Options {
   int64_t queries = 0;
@@ -136,11 +113,9 @@ absl::Status Demo(const Options& o) {
                base.rows, queries.rows, base.dim, SecondsSince(start));
 
   // Build a durable collection.
-  TempDir temp;
-  if (temp.path().empty()) {
-    return absl::InternalError("could not create a temporary directory (set TMPDIR?)");
-  }
-  const std::string dir = (fs::path(temp.path()) / "fashion-mnist.tq").string();
+  TQINDEX_ASSIGN_OR_RETURN(std::unique_ptr<TemporaryDirectory> temp,
+                           TemporaryDirectory::Make("tqindex-demo"));
+  const std::string dir = (fs::path(temp->path()) / "fashion-mnist.tq").string();
   IndexOptions options;
   options.dim = base.dim;
   options.bits = o.bits;
@@ -208,7 +183,8 @@ absl::Status Demo(const Options& o) {
   if (absl::Status s = index->Verify(); !s.ok()) return s;
   absl::PrintF("verify    every checksum matches (%.2f s)\n", SecondsSince(start));
   index.reset();
-  if (temp.Remove()) absl::PrintF("\nRemoved the temporary collection %s.\n", dir);
+  temp.reset();
+  absl::PrintF("\nRemoved the temporary collection %s.\n", dir);
   return absl::OkStatus();
 }
 
