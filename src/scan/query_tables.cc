@@ -13,6 +13,15 @@ namespace {
 
 constexpr int kTableEntries = 16;
 
+// std::nearbyint(x) in the default rounding mode (to nearest, ties to even)
+// for |x| < 2^51, without the libm call the baseline x86-64 target makes for
+// it (one call per table entry was most of the table build). Adding 1.5 * 2^52
+// leaves no fraction bits, so the FPU rounds x exactly as nearbyint does.
+double RoundToNearestEven(double x) {
+  constexpr double kShift = 6755399441055744.0;  // 1.5 * 2^52
+  return (x + kShift) - kShift;  // the build has -fno-fast-math: nothing folds this away
+}
+
 // Float tables of one section: nibbles * 16 values.
 struct FloatTables {
   size_t nibbles = 0;
@@ -29,8 +38,9 @@ FloatTables NibblePerIndexTables(const CodeShape& shape, const std::vector<float
     const int j = NibbleDim(shape, n);
     if (j < 0) continue;
     for (int v = 0; v < kTableEntries; ++v) {
-      t.values[n * kTableEntries + v] =
-          double(rotated[j]) * centroids[NibbleIndex(shape, n, static_cast<unsigned>(v))];
+      // A 4-bit nibble is its index; only dense 3-bit nibbles need the map.
+      const int index = shape.dense3 ? NibbleIndex(shape, n, static_cast<unsigned>(v)) : v;
+      t.values[n * kTableEntries + v] = double(rotated[j]) * centroids[index];
     }
   }
   return t;
@@ -104,7 +114,7 @@ std::pair<float, float> QuantizeTables(const FloatTables& t, int max_level, uint
     const size_t g = n / 2, h = n % 2;
     uint8_t* table = out + 64 * (g / 2) + 32 * h + 16 * (g % 2);
     for (int v = 0; v < kTableEntries; ++v) {
-      const double q = std::nearbyint((t.values[n * kTableEntries + v] - minimum[n]) / delta);
+      const double q = RoundToNearestEven((t.values[n * kTableEntries + v] - minimum[n]) / delta);
       table[v] = static_cast<uint8_t>(std::clamp(q, 0.0, double(max_level)));
     }
   }
@@ -118,7 +128,9 @@ double Int8Scale(const float* x, size_t n) {
   return widest > 0.0 ? 127.0 / widest : 1.0;
 }
 
-int8_t ToInt8(double x) { return static_cast<int8_t>(std::clamp(std::nearbyint(x), -127.0, 127.0)); }
+int8_t ToInt8(double x) {
+  return static_cast<int8_t>(std::clamp(RoundToNearestEven(x), -127.0, 127.0));
+}
 
 }  // namespace
 

@@ -18,9 +18,9 @@ class TopCandidates {
  public:
   // Takes over *out (any order, possibly more than keep entries).
   TopCandidates(std::vector<Candidate>* out, size_t keep) : heap_(*out), keep_(keep) {
-    std::make_heap(heap_.begin(), heap_.end(), Greater);
+    std::make_heap(heap_.begin(), heap_.end(), Greater());
     while (heap_.size() > keep_) {
-      std::pop_heap(heap_.begin(), heap_.end(), Greater);
+      std::pop_heap(heap_.begin(), heap_.end(), Greater());
       heap_.pop_back();
     }
     UpdateThreshold();
@@ -33,19 +33,23 @@ class TopCandidates {
     if (!(score > threshold_)) return;
     if (heap_.size() < keep_) {
       heap_.push_back({score, row});
-      std::push_heap(heap_.begin(), heap_.end(), Greater);
+      std::push_heap(heap_.begin(), heap_.end(), Greater());
     } else {
-      std::pop_heap(heap_.begin(), heap_.end(), Greater);
+      std::pop_heap(heap_.begin(), heap_.end(), Greater());
       heap_.back() = {score, row};
-      std::push_heap(heap_.begin(), heap_.end(), Greater);
+      std::push_heap(heap_.begin(), heap_.end(), Greater());
     }
     UpdateThreshold();
   }
 
  private:
-  static bool Greater(const Candidate& a, const Candidate& b) {
-    return a.score > b.score || (a.score == b.score && a.row < b.row);
-  }
+  // A function object, not a function: std::push_heap then inlines the
+  // comparison instead of calling it through a pointer on every step.
+  struct Greater {
+    bool operator()(const Candidate& a, const Candidate& b) const {
+      return a.score > b.score || (a.score == b.score && a.row < b.row);
+    }
+  };
   void UpdateThreshold() {
     if (keep_ == 0) {
       threshold_ = std::numeric_limits<float>::infinity();
