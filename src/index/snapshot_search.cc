@@ -7,17 +7,12 @@
 #include "src/index/filter_rows.h"
 #include "src/index/parallel.h"
 #include "src/scan/query_tables.h"
-#include "src/scan/scan_layout.h"
-#include "src/scan/top_candidates.h"
 
 namespace turboquant::internal {
 namespace {
 
 constexpr size_t kQueriesPerChunk = 32;
 constexpr size_t kMinBlocksPerRange = 256;
-constexpr size_t kCacheLine = 64;
-// Blocks of a filtered scan are prefetched this many bytes ahead.
-constexpr size_t kPrefetchWindowBytes = 128 << 10;
 
 // A candidate somewhere in the snapshot.
 struct Hit {
@@ -98,50 +93,10 @@ const Codec::PreparedQuery& PreparedOf(const std::vector<std::optional<QueryTabl
   return tables[q / kQueriesPerChunk]->data().prepared[q % kQueriesPerChunk];
 }
 
-void Prefetch(const void* data, size_t bytes) {
-  const char* bytes_at = static_cast<const char*>(data);
-  for (size_t offset = 0; offset < bytes; offset += kCacheLine) {
-    __builtin_prefetch(bytes_at + offset, /*rw=*/0, /*locality=*/2);
-  }
-}
-
-// Prefetches into L2 the blocks of [begin, end) that hold a searchable row
-// and follow a block that holds none.
-void PrefetchNonEmptyBlocks(const ScanLayout& layout, const uint64_t* rows, size_t begin,
-                            size_t end) {
-  const size_t bytes = layout.block_bytes();
-  for (size_t b = begin; b < end; ++b) {
-    // The hardware prefetcher follows runs of blocks: only a block after a
-    // skipped one needs the hint.
-    if (BlockAllowedBits(rows, b) == 0 || (b > 0 && BlockAllowedBits(rows, b - 1) != 0)) continue;
-    Prefetch(layout.data().block(b), bytes);
-    Prefetch(layout.norm_data().data() + b * kBlockVectors, kBlockVectors * sizeof(float));
-    Prefetch(layout.scalar_data().data() + b * kBlockVectors, kBlockVectors * sizeof(float));
-  }
-}
-
-// Scans blocks [begin, end) of a segment whose searchable rows a filter
-// picked. The scan skips blocks without such rows, but then the blocks it
-// reads lie far apart, which defeats the hardware prefetcher and leaves the
-// scan waiting on memory (a 1% allow list scans ~27% of the blocks, each a
-// fresh miss). So the range is scanned in windows, and the non-empty blocks
-// of the next window are prefetched while the scan works on this one.
-void ScanFiltered(const ScanLayout& layout, const QueryTables& tables, size_t begin, size_t end,
-                  const uint64_t* rows, size_t keep, std::vector<std::vector<Candidate>>* found) {
-  const size_t window = std::max<size_t>(8, kPrefetchWindowBytes / layout.block_bytes());
-  PrefetchNonEmptyBlocks(layout, rows, begin, std::min(end, begin + window));
-  for (size_t first = begin; first < end; first += window) {
-    const size_t last = std::min(end, first + window);
-    PrefetchNonEmptyBlocks(layout, rows, last, std::min(end, last + window));
-    ScanForCandidates(layout, tables, first, last, rows, keep, found);
-  }
-}
-
 std::vector<std::vector<Hit>> ScanSnapshot(const Snapshot& snapshot,
                                            const std::vector<std::optional<QueryTables>>& tables,
                                            const SearchRequest& request,
-                                           const std::vector<LiveRows>& searchable,
-                                           bool filtered) {
+                                           const std::vector<LiveRows>& searchable) {
   const size_t num_chunks = tables.size();
   const std::vector<ScanTask> tasks = PlanScanTasks(snapshot, num_chunks, request.threads);
   std::vector<std::vector<std::vector<Candidate>>> found(tasks.size());
@@ -149,13 +104,9 @@ std::vector<std::vector<Hit>> ScanSnapshot(const Snapshot& snapshot,
     const ScanTask& task = tasks[t];
     const LiveRows& rows = searchable[task.segment];
     const ScanLayout& layout = snapshot.segments[task.segment].segment->layout();
-    if (filtered) {
-      ScanFiltered(layout, *tables[task.chunk], task.block_begin, task.block_end, rows->data(),
-                   request.rescore, &found[t]);
-    } else {
-      ScanForCandidates(layout, *tables[task.chunk], task.block_begin, task.block_end,
-                        rows ? rows->data() : nullptr, request.rescore, &found[t]);
-    }
+    // Filtered scans prefetch the blocks with searchable rows themselves.
+    ScanForCandidates(layout, *tables[task.chunk], task.block_begin, task.block_end,
+                      rows ? rows->data() : nullptr, request.rescore, &found[t]);
   });
   std::vector<std::vector<Hit>> hits(request.num_queries);
   for (size_t t = 0; t < tasks.size(); ++t) {
@@ -215,7 +166,7 @@ SearchResults SearchSnapshot(const Snapshot& snapshot, const Codec& codec,
   const std::vector<LiveRows> searchable = SearchableRows(snapshot, filter);
   const std::vector<std::optional<QueryTables>> tables = MakeTables(codec, options, request);
   std::vector<std::vector<Hit>> hits =
-      ScanSnapshot(snapshot, tables, request, searchable, !filter.matches_all());
+      ScanSnapshot(snapshot, tables, request, searchable);
   ParallelFor(request.num_queries, request.threads, [&](size_t q) {
     const float* query = &request.queries[q * options.dim];
     const std::vector<Hit> best = Rescore(snapshot, codec, options, request, query,

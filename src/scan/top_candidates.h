@@ -1,6 +1,11 @@
-// The best `keep` candidates of one query: a min-heap on score held in the
-// caller's vector, so a scan merges into what earlier calls found. The heap
-// minimum is the admission threshold the kernels test whole blocks against.
+// The best `keep` candidates of one query, held in the caller's vector, so a
+// scan merges into what earlier calls found. Not a heap: a candidate that
+// beats the threshold is appended, and only when 2 * keep have gathered are
+// they cut back to the best keep (nth_element), which raises the threshold.
+// A push is then one compare and one store instead of a heap sift, and the
+// cut costs O(keep) per keep pushes. The threshold is what the kernels test
+// whole blocks against; between cuts it may lag below the true keep-th best,
+// which only admits a few more candidates. Ties go to the smaller row.
 #ifndef TURBOQUANT_SRC_SCAN_TOP_CANDIDATES_H_
 #define TURBOQUANT_SRC_SCAN_TOP_CANDIDATES_H_
 
@@ -16,51 +21,50 @@ namespace turboquant::internal {
 
 class TopCandidates {
  public:
-  // Takes over *out (any order, possibly more than keep entries).
-  TopCandidates(std::vector<Candidate>* out, size_t keep) : heap_(*out), keep_(keep) {
-    std::make_heap(heap_.begin(), heap_.end(), Greater());
-    while (heap_.size() > keep_) {
-      std::pop_heap(heap_.begin(), heap_.end(), Greater());
-      heap_.pop_back();
-    }
-    UpdateThreshold();
+  // Takes over *out (any order, possibly more than keep entries); on
+  // destruction *out holds the best keep of everything pushed.
+  TopCandidates(std::vector<Candidate>* out, size_t keep) : kept_(*out), keep_(keep) {
+    kept_.reserve(2 * keep_);
+    Cut();
   }
+  ~TopCandidates() { Cut(); }
+  TopCandidates(const TopCandidates&) = delete;
+  TopCandidates& operator=(const TopCandidates&) = delete;
+  TopCandidates(TopCandidates&&) = default;
 
   // A candidate must score strictly above this to enter.
   float threshold() const { return threshold_; }
 
   void Push(float score, uint32_t row) {
     if (!(score > threshold_)) return;
-    if (heap_.size() < keep_) {
-      heap_.push_back({score, row});
-      std::push_heap(heap_.begin(), heap_.end(), Greater());
-    } else {
-      std::pop_heap(heap_.begin(), heap_.end(), Greater());
-      heap_.back() = {score, row};
-      std::push_heap(heap_.begin(), heap_.end(), Greater());
-    }
-    UpdateThreshold();
+    kept_.push_back({score, row});
+    if (kept_.size() >= 2 * keep_) Cut();
   }
 
  private:
-  // A function object, not a function: std::push_heap then inlines the
-  // comparison instead of calling it through a pointer on every step.
+  // A function object, not a function, so that nth_element inlines it.
   struct Greater {
     bool operator()(const Candidate& a, const Candidate& b) const {
       return a.score > b.score || (a.score == b.score && a.row < b.row);
     }
   };
-  void UpdateThreshold() {
+  // Keeps the best keep_ and sets the threshold to the worst of them.
+  void Cut() {
     if (keep_ == 0) {
+      kept_.clear();
       threshold_ = std::numeric_limits<float>::infinity();
-    } else if (heap_.size() < keep_) {
-      threshold_ = -std::numeric_limits<float>::infinity();
-    } else {
-      threshold_ = heap_.front().score;
+      return;
     }
+    if (kept_.size() < keep_) {
+      threshold_ = -std::numeric_limits<float>::infinity();
+      return;
+    }
+    std::nth_element(kept_.begin(), kept_.begin() + (keep_ - 1), kept_.end(), Greater());
+    kept_.resize(keep_);
+    threshold_ = kept_.back().score;
   }
 
-  std::vector<Candidate>& heap_;
+  std::vector<Candidate>& kept_;
   size_t keep_;
   float threshold_;
 };
