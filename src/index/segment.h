@@ -8,6 +8,7 @@
 #define TURBOQUANT_SRC_INDEX_SEGMENT_H_
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -94,12 +95,20 @@ void Segment::ForEachRowOf(absl::Span<const int64_t> ids, Fn fn) const {
   const int64_t* first = std::lower_bound(ids.begin(), ids.end(), lowest);
   const int64_t* last = std::upper_bound(first, ids.end(), highest);
   const double rows_per_id = highest > lowest ? double(n - 1) / (double(highest) - lowest) : 0;
+  // Where the id would be if ids were spread evenly (exact for consecutive ids).
+  auto guess = [&](int64_t id) {
+    return std::min(n - 1, static_cast<size_t>((double(id) - lowest) * rows_per_id));
+  };
+  // The guess of an id kProbesAhead ids on is prefetched, so that its cache
+  // miss overlaps the probes of the ids before it (a 1% allow list over a
+  // million rows spends most of its mask building on these misses).
+  constexpr ptrdiff_t kProbesAhead = 8;
   for (const int64_t* it = first; it != last; ++it) {
+    if (last - it > kProbesAhead) __builtin_prefetch(sorted + guess(it[kProbesAhead]));
     const int64_t id = *it;
-    // Start where the id would be if ids were spread evenly (exact for
-    // consecutive ids): unlike a binary search, the first probe of each id
-    // does not wait for the previous id's, so their cache misses overlap.
-    size_t at = std::min(n - 1, static_cast<size_t>((double(id) - lowest) * rows_per_id));
+    // Unlike a binary search, the first probe of each id does not wait for
+    // the previous id's.
+    size_t at = guess(id);
     size_t step = 1;
     while (at > 0 && sorted[at] >= id) at -= std::min(at, step), step *= 2;
     step = 1;
