@@ -165,8 +165,7 @@ SearchResults SearchSnapshot(const Snapshot& snapshot, const Codec& codec,
   results.scores.assign(request.num_queries * request.k, std::nanf(""));
   const std::vector<LiveRows> searchable = SearchableRows(snapshot, filter);
   const std::vector<std::optional<QueryTables>> tables = MakeTables(codec, options, request);
-  std::vector<std::vector<Hit>> hits =
-      ScanSnapshot(snapshot, tables, request, searchable);
+  std::vector<std::vector<Hit>> hits = ScanSnapshot(snapshot, tables, request, searchable);
   ParallelFor(request.num_queries, request.threads, [&](size_t q) {
     const float* query = &request.queries[q * options.dim];
     const std::vector<Hit> best = Rescore(snapshot, codec, options, request, query,
