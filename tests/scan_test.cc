@@ -118,6 +118,41 @@ TEST(ScanLayoutTest, ExtractCodeReturnsTheAppendedCode) {
   }
 }
 
+// Row runs copied from another layout (whole blocks where both sides are
+// block-aligned, flat codes elsewhere) hold exactly the codes of those rows.
+TEST(ScanLayoutTest, AppendRowsCopiesTheRunsOfAnotherLayout) {
+  struct Run {
+    size_t first, count;
+  };
+  for (CodecKind kind : {CodecKind::kMse, CodecKind::kProd}) {
+    for (int bits : {2, 3, 4, 8}) {
+      auto codec = MakeCodec(kind, 100, bits);
+      SCOPED_TRACE(Name(*codec));
+      const size_t n = 200;
+      const std::vector<uint8_t> codes = Encode(*codec, Data(n, 100, 29 + bits));
+      ScanLayout from(*codec);
+      from.Append(codes.data(), n);
+      // Aligned whole blocks with a tail, an unaligned run, then aligned
+      // source rows appended at an unaligned destination.
+      const std::vector<Run> runs = {{0, 70}, {71, 9}, {96, 64}, {161, 39}};
+      ScanLayout to(*codec);
+      std::vector<size_t> rows;
+      for (const Run& run : runs) {
+        to.AppendRows(from, run.first, run.count);
+        for (size_t row = run.first; row < run.first + run.count; ++row) rows.push_back(row);
+      }
+      ASSERT_EQ(to.size(), rows.size());
+      std::vector<uint8_t> code(codec->code_size());
+      for (size_t i = 0; i < rows.size(); ++i) {
+        to.ExtractCode(i, code.data());
+        ASSERT_EQ(0, std::memcmp(code.data(), codes.data() + rows[i] * codec->code_size(),
+                                 codec->code_size()))
+            << "row " << i << " (source row " << rows[i] << ")";
+      }
+    }
+  }
+}
+
 size_t Dense3Bytes(int dim) { return (3 * size_t(dim) + 7) / 8; }
 
 // 3-bit indices take 3 bits per coordinate in blocks: ceil(3 d / 8) bytes of

@@ -86,10 +86,26 @@ struct SegmentBuilder {
     if (keep_sequence) sequences.push_back(from.sequence(row));
   }
 
-  // Appends the live rows of `from`.
+  // Appends the live rows of `from`, a run of consecutive live rows at a
+  // time (whole code blocks are copied as they are where they line up).
   void AppendLive(const SnapshotSegment& from, int dim, bool keep_sequences) {
-    for (size_t row = 0; row < from.segment->rows(); ++row) {
-      if (IsLive(from.live, row)) AppendRow(*from.segment, row, dim, keep_sequences);
+    const Segment& segment = *from.segment;
+    for (size_t first = 0; first < segment.rows();) {
+      if (!IsLive(from.live, first)) {
+        ++first;
+        continue;
+      }
+      size_t end = first + 1;
+      while (end < segment.rows() && IsLive(from.live, end)) ++end;
+      layout.AppendRows(segment.layout(), first, end - first);
+      ids.insert(ids.end(), segment.ids().begin() + first, segment.ids().begin() + end);
+      if (const float* v = segment.vector(first, dim)) {
+        vectors.insert(vectors.end(), v, v + (end - first) * static_cast<size_t>(dim));
+      }
+      for (size_t row = first; keep_sequences && row < end; ++row) {
+        sequences.push_back(segment.sequence(row));
+      }
+      first = end;
     }
   }
 

@@ -69,6 +69,10 @@ class ScanLayout {
 
   // Appends n flat codec codes (n * codec.code_size() bytes).
   void Append(const uint8_t* codes, size_t n);
+  // Appends rows [first, first + count) of `from`, a layout of the same
+  // codec. Where both are at a block boundary whole blocks are copied as
+  // they are; other rows go through their flat codes.
+  void AppendRows(const ScanLayout& from, size_t first, size_t count);
   size_t size() const;
   size_t num_blocks() const;
   // Writes row's flat codec code (codec.code_size() bytes).

@@ -284,6 +284,41 @@ void ScanLayout::Append(const uint8_t* codes, size_t n) {
   d.size = new_size;
 }
 
+void ScanLayout::AppendRows(const ScanLayout& from, size_t first, size_t count) {
+  Data& d = *data_;
+  const Data& f = *from.data_;
+  const size_t block_bytes = d.shape.block_bytes;
+  // Block-aligned on both sides: the blocks, norms and scalars copy as is.
+  if (d.size % kBlockVectors == 0 && first % kBlockVectors == 0 && count >= kBlockVectors) {
+    const size_t whole = count / kBlockVectors;
+    const size_t at = d.size / kBlockVectors, from_block = first / kBlockVectors;
+    Reserve(at + whole);
+    std::memcpy(d.owned_blocks.get() + at * block_bytes, f.block(from_block), whole * block_bytes);
+    const size_t floats = whole * kBlockVectors;
+    d.owned_norms.resize((at + whole) * kBlockVectors);
+    d.owned_scalars.resize((at + whole) * kBlockVectors);
+    std::memcpy(&d.owned_norms[at * kBlockVectors], f.norms + first, floats * sizeof(float));
+    std::memcpy(&d.owned_scalars[at * kBlockVectors], f.scalars + first, floats * sizeof(float));
+    d.norms = d.owned_norms.data();
+    d.scalars = d.owned_scalars.data();
+    d.num_blocks = at + whole;
+    d.size += floats;
+    first += floats;
+    count -= floats;
+  }
+  // The rest through flat codes, a bounded batch at a time.
+  constexpr size_t kBatchRows = 256;
+  std::vector<uint8_t> codes(std::min(count, kBatchRows) * d.shape.code_size);
+  for (size_t done = 0; done < count;) {
+    const size_t n = std::min(count - done, kBatchRows);
+    for (size_t i = 0; i < n; ++i) {
+      ExtractCodeFromData(f, first + done + i, &codes[i * d.shape.code_size]);
+    }
+    Append(codes.data(), n);
+    done += n;
+  }
+}
+
 void ScanLayout::ExtractCode(size_t row, uint8_t* code) const {
   ExtractCodeFromData(*data_, row, code);
 }
