@@ -4,13 +4,17 @@
 #include "turboquant/bulk_load.h"
 
 #include <cmath>
+#include <condition_variable>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "rocksdb/file_system.h"
 #include "tests/test_util.h"
 #include "turboquant/index.h"
 
@@ -135,6 +139,90 @@ TEST(BulkLoadTest, UpsertsReplaceSealedAndUnsealedRowsAndSurviveReopen) {
   auto hits = (*index)->Search({&v1[60 * kDim], kDim}, {.k = 1, .rerank = 10});
   ASSERT_TRUE(hits.ok());
   EXPECT_EQ(hits->ids[0], 210);
+}
+
+// Holds the creation of the next segment file (after Arm) until Release, so
+// that a test can run other writes while a rewrite is between its claim of
+// the segments and its commit.
+class SegmentFileGate : public rocksdb::FileSystemWrapper {
+ public:
+  SegmentFileGate() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+  const char* Name() const override { return "SegmentFileGate"; }
+
+  void Arm() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    armed_ = true;
+  }
+  void WaitUntilHeld() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return held_; });
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    released_ = true;
+    changed_.notify_all();
+  }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& path, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* file,
+                                    rocksdb::IODebugContext* debug) override {
+    if (path.size() > 8 && path.compare(path.size() - 8, 8, ".tqs.tmp") == 0) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (armed_) {
+        armed_ = false;
+        held_ = true;
+        changed_.notify_all();
+        changed_.wait(lock, [&] { return released_; });
+      }
+    }
+    return target()->NewWritableFile(path, options, file, debug);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool armed_ = false, held_ = false, released_ = false;
+};
+
+// A load that commits while Compact is merging the whole collection lands
+// beside the compacted segments: nothing is lost or doubled, and it reopens.
+TEST(BulkLoadTest, LoadDuringCompactionKeepsBothAndReopens) {
+  const std::string dir = testing::MakeTempDir("bulk_compact") + "/c";
+  const std::vector<float> v0 = testing::GaussianVectors(300, kDim, 1);
+  const std::vector<float> v1 = testing::GaussianVectors(100, kDim, 2);
+  auto gate = std::make_shared<SegmentFileGate>();
+  OpenOptions open{.background_work = false};
+  open.file_system = gate;
+  {
+    auto index = TurboQuantIndex::Create(dir, {.dim = kDim, .keep_vectors = true}, open);
+    ASSERT_TRUE(index.ok()) << index.status();
+    ASSERT_TRUE((*index)->Add(Range(0, 200), {v0.data(), 200 * kDim}).ok());
+    ASSERT_TRUE((*index)->Flush().ok());  // one sealed segment, then a chunk
+    ASSERT_TRUE((*index)->Add(Range(200, 100), {v0.data() + 200 * kDim, 100 * kDim}).ok());
+    gate->Arm();
+    Status compacted;
+    std::thread compaction([&] { compacted = (*index)->Compact(); });
+    gate->WaitUntilHeld();
+    // Ids 250..349: 50 replace rows of the claimed chunk, 50 are new.
+    auto loaded = Load(**index, Range(250, 100), v1);
+    gate->Release();
+    compaction.join();
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    EXPECT_EQ(loaded->replaced, 50);
+    ASSERT_TRUE(compacted.ok()) << compacted;
+    EXPECT_EQ((*index)->size(), 350);
+    EXPECT_TRUE((*index)->Verify().ok());
+  }
+  auto index = TurboQuantIndex::Open(dir);
+  ASSERT_TRUE(index.ok()) << index.status();
+  EXPECT_EQ((*index)->size(), 350);
+  EXPECT_TRUE((*index)->Verify().ok());
+  for (int64_t id : {0, 199, 200, 249, 250, 299, 300, 349}) {
+    auto got = (*index)->Get(id);
+    ASSERT_TRUE(got.ok()) << id << ": " << got.status();
+    const float* want = id < 250 ? &v0[id * kDim] : &v1[(id - 250) * kDim];
+    EXPECT_EQ(*got, std::vector<float>(want, want + kDim)) << id;
+  }
 }
 
 // Every refused load leaves the index and its segment directory as they were.

@@ -492,8 +492,7 @@ Status TurboQuantIndex::Impl::CommitBulkLoad(
   // A failed batch may still have reached the disk, so its files stay: the
   // next Open keeps them if the catalog names them, else removes them.
   if (Status s = WriteCatalog(&batch); !s.ok()) return s;
-  // Sealed segments go before the unsealed chunks.
-  auto at = next->segments.begin() + static_cast<std::ptrdiff_t>(FirstUnsealed(*next));
+  auto at = next->segments.begin() + static_cast<std::ptrdiff_t>(SealedInsertPoint(*next));
   for (const auto& segment : segments) {
     at = next->segments.insert(at, {segment, nullptr, segment->rows()}) + 1;
     if (!locations_built_) continue;

@@ -277,6 +277,10 @@ class TurboQuantIndex::Impl {
       std::vector<std::shared_ptr<const Segment>> merged, uint64_t first_id,
       rocksdb::WriteBatch* batch);
   size_t FirstUnsealed(const Snapshot& snapshot) const;
+  // Where new sealed segments go: before the unsealed chunks, and before a
+  // run claimed by a rewrite rather than inside it, which must stay
+  // contiguous until it is replaced.
+  size_t SealedInsertPoint(const Snapshot& snapshot) const;
   StatusOr<std::shared_ptr<const Segment>> OpenSealed(uint64_t segment_id, uint64_t rows) const;
   // bulk_load.cc: BulkLoad's reading, encoding and segment writing.
   class BulkLoader;

@@ -149,8 +149,12 @@ Status TurboQuantIndex::Impl::CommitRewrite(
     ++first;
   }
   Status status = CheckWritable();
-  if (status.ok() && first + run.size() > current->segments.size()) {
-    status = absl::InternalError("a rewritten segment left the snapshot during the rewrite");
+  bool contiguous = first + run.size() <= current->segments.size();
+  for (size_t i = 0; contiguous && i < run.size(); ++i) {
+    contiguous = current->segments[first + i].segment == run[i].segment;
+  }
+  if (status.ok() && !contiguous) {
+    status = absl::InternalError("the rewritten segments moved in the snapshot during the rewrite");
   }
   if (!status.ok()) {
     for (const auto& segment : merged) segment->MarkObsolete(fs_);

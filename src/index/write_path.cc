@@ -27,6 +27,12 @@ size_t TurboQuantIndex::Impl::FirstUnsealed(const Snapshot& snapshot) const {
   return first;
 }
 
+size_t TurboQuantIndex::Impl::SealedInsertPoint(const Snapshot& snapshot) const {
+  size_t at = FirstUnsealed(snapshot);
+  while (at > 0 && claimed_.contains(snapshot.segments[at - 1].segment.get())) --at;
+  return at;
+}
+
 void TurboQuantIndex::Impl::EnsureLocations() {
   if (locations_built_) return;
   const std::shared_ptr<const Snapshot> current = Current();
