@@ -50,6 +50,12 @@ Status RemoveFile(rocksdb::FileSystem& fs, const std::string& path) {
                                                         : FromRocks(status, path);
 }
 
+std::vector<std::string> ChildNames(rocksdb::FileSystem& fs, const std::string& dir) {
+  std::vector<std::string> names;
+  if (!fs.GetChildren(dir, rocksdb::IOOptions(), &names, nullptr).ok()) names.clear();
+  return names;
+}
+
 Status RemoveTree(rocksdb::FileSystem& fs, const std::string& dir) {
   const rocksdb::IOOptions io;
   if (!fs.FileExists(dir, io, nullptr).ok()) return absl::OkStatus();

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "rocksdb/file_system.h"
 #include "turboquant/status.h"
@@ -32,6 +33,9 @@ Status CreateDirectoryIfMissing(rocksdb::FileSystem& fs, const std::string& dir,
                                 const std::string& parent);
 // Removes a file; a file that is already gone is not an error.
 Status RemoveFile(rocksdb::FileSystem& fs, const std::string& path);
+// The names of the entries of `dir`; none where it is missing or unreadable
+// (callers use it only to find leftovers to remove).
+std::vector<std::string> ChildNames(rocksdb::FileSystem& fs, const std::string& dir);
 // Removes a directory tree (a half-built staging directory).
 Status RemoveTree(rocksdb::FileSystem& fs, const std::string& dir);
 

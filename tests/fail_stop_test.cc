@@ -2,12 +2,15 @@
 // all later writes until the collection is reopened, while reads keep the
 // last good snapshot; a background seal that fails fails no Add (each was
 // durable already) but stops later writes; Open changes nothing before the
-// whole collection validated; sealing splits at max_segment_rows; Get
-// returns what was added.
+// whole collection validated; memory running out inside a write or a seal
+// stops writes without wedging the calls queued behind it; sealing splits
+// at max_segment_rows; Get returns what was added.
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -163,6 +166,97 @@ TEST(FailStopTest, OpenRemovesNothingWhenTheCollectionDoesNotValidate) {
   }
   EXPECT_FALSE(TurboQuantIndex::Open(dir).ok());
   EXPECT_TRUE(fs::exists(stray)) << "Open removed a file before the collection validated";
+}
+
+// Throws std::bad_alloc when a file whose name ends in `suffix` is created
+// while armed: memory running out at the worst moment of a commit.
+class ThrowingFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  explicit ThrowingFileSystem(std::string suffix)
+      : FileSystemWrapper(rocksdb::FileSystem::Default()), suffix_(std::move(suffix)) {}
+  const char* Name() const override { return "ThrowingFileSystem"; }
+  void Arm(bool armed) { armed_ = armed; }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& path, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* file,
+                                    rocksdb::IODebugContext* debug) override {
+    if (armed_ && path.size() >= suffix_.size() &&
+        path.compare(path.size() - suffix_.size(), suffix_.size(), suffix_) == 0) {
+      throw std::bad_alloc();
+    }
+    return target()->NewWritableFile(path, options, file, debug);
+  }
+
+ private:
+  const std::string suffix_;
+  std::atomic<bool> armed_{false};
+};
+
+// Every writer of the failed group, and every one queued behind it, returns
+// an error instead of waiting forever; reads go on; a reopen has the rows
+// acknowledged before.
+TEST(FailStopTest, OutOfMemoryInAGroupCommitFailsEveryQueuedWriter) {
+  const std::string dir = testing::MakeTempDir("fail_stop") + "/c";
+  auto disk = std::make_shared<ThrowingFileSystem>(".vlog");
+  OpenOptions open;
+  open.file_system = disk;
+  {
+    auto index = TurboQuantIndex::Create(dir, {.dim = kCrashDim, .keep_vectors = true}, open);
+    ASSERT_TRUE(index.ok()) << index.status();
+    ASSERT_TRUE((*index)->Add(ConsecutiveIds(0, 10), CrashVectors(0, 10)).ok());
+    ASSERT_TRUE((*index)->Flush().ok());  // the next Add starts a new vectors log
+    disk->Arm(true);
+    constexpr int kWriters = 4;
+    std::vector<Status> added(kWriters);
+    std::vector<std::thread> writers;
+    for (int w = 0; w < kWriters; ++w) {
+      writers.emplace_back([&, w] {
+        added[w] = (*index)->Add(ConsecutiveIds(100 + w, 1), CrashVectors(100 + w, 1));
+      });
+    }
+    for (std::thread& writer : writers) writer.join();
+    for (const Status& status : added) {
+      EXPECT_FALSE(status.ok());
+      EXPECT_NE(status.message().find("accepts no more writes"), std::string::npos) << status;
+    }
+    disk->Arm(false);
+    const Status later = (*index)->Add(ConsecutiveIds(200, 1), CrashVectors(200, 1));
+    EXPECT_EQ(later.code(), absl::StatusCode::kResourceExhausted) << later;
+    EXPECT_EQ((*index)->size(), 10);
+    EXPECT_EQ(*(*index)->Get(9), CrashVector(9));
+  }
+  auto reopened = TurboQuantIndex::Open(dir);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->size(), 10);
+  EXPECT_TRUE((*reopened)->Verify().ok());
+}
+
+// Memory running out while a seal writes its segment file releases the
+// claimed rows and stops writes; the rows were durable, so a reopen has them.
+TEST(FailStopTest, OutOfMemoryInASealStopsWritesAndLosesNothing) {
+  const std::string dir = testing::MakeTempDir("fail_stop") + "/c";
+  auto disk = std::make_shared<ThrowingFileSystem>(".tqs.tmp");
+  OpenOptions open{.background_work = false};
+  open.file_system = disk;
+  {
+    auto index = TurboQuantIndex::Create(dir, {.dim = kCrashDim, .keep_vectors = true}, open);
+    ASSERT_TRUE(index.ok()) << index.status();
+    ASSERT_TRUE((*index)->Add(ConsecutiveIds(0, 20), CrashVectors(0, 20)).ok());
+    disk->Arm(true);
+    const Status flushed = (*index)->Flush();
+    EXPECT_EQ(flushed.code(), absl::StatusCode::kResourceExhausted) << flushed;
+    disk->Arm(false);
+    const Status later = (*index)->Add(ConsecutiveIds(20, 1), CrashVectors(20, 1));
+    EXPECT_NE(later.message().find("sealing or compaction failed"), std::string::npos) << later;
+    EXPECT_EQ((*index)->size(), 20);
+    EXPECT_TRUE((*index)->Contains(19));
+  }
+  auto reopened = TurboQuantIndex::Open(dir);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->size(), 20);
+  EXPECT_EQ(*(*reopened)->Get(19), CrashVector(19));
+  EXPECT_TRUE((*reopened)->Flush().ok());
+  EXPECT_TRUE((*reopened)->Verify().ok());
 }
 
 TEST(FailStopTest, CompactionSplitsSegmentsAtMaxSegmentRows) {

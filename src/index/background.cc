@@ -91,7 +91,13 @@ void TurboQuantIndex::Impl::RunBackgroundThread() {
     background_wanted_ = false;
     background_busy_ = true;
     lock.unlock();
-    DoDueWork();
+    try {
+      DoDueWork();
+    } catch (const std::exception& e) {
+      // Claiming a run can run out of memory too; Rewrite catches the rest.
+      std::lock_guard<std::mutex> write(write_mutex_);
+      StopWrites(internal::ExceptionStatus(e), "background sealing or compaction failed: ");
+    }
     lock.lock();
     background_busy_ = false;
     background_cv_.notify_all();  // for WaitForBackgroundWork
@@ -109,7 +115,7 @@ void TurboQuantIndex::Impl::DoDueWork() {
       if (first == end) return;
       run = ClaimRun(first, end);
     }
-    if (Status s = Rewrite(std::move(run)); !s.ok()) {
+    if (Status s = Rewrite(run); !s.ok()) {
       std::lock_guard<std::mutex> lock(write_mutex_);
       StopWrites(s, "background sealing or compaction failed: ");
       return;

@@ -120,6 +120,9 @@ inline LiveRows AllLive(size_t rows) {
   return bitmap;
 }
 
+// The Status for an exception that reached a public call or a library
+// thread: ResourceExhausted for std::bad_alloc, else Internal naming it.
+Status ExceptionStatus(const std::exception& e);
 
 }  // namespace internal
 
@@ -203,6 +206,10 @@ class TurboQuantIndex::Impl {
   Status SubmitWrite(WriteRequest* request);
   // The leader's work: one catalog batch and one publish for the group.
   void CommitGroup(absl::Span<WriteRequest* const> group);
+  // CommitGroup, where an exception (memory running out) stops writes, as
+  // a failed catalog write does, and fails the whole group, so that every
+  // queued call still returns.
+  void CommitGroupOrStopWrites(absl::Span<WriteRequest* const> group);
   // Adds one request's changes to `next` and `batch` (under write_mutex_).
   void StageAdd(WriteRequest* request, Snapshot* next, rocksdb::WriteBatch* batch);
   // Appends the kept vectors of the group's Adds to the vectors log and
@@ -256,8 +263,10 @@ class TurboQuantIndex::Impl {
   // validated before the catalog names it) without holding write_mutex_,
   // then commits: rows that writers deleted meanwhile become tombstones of
   // the new segments, the id map moves the rest, and a snapshot is published.
-  // Callers hold rewrite_mutex_.
-  Status Rewrite(RewriteRun run);
+  // Callers hold rewrite_mutex_. An exception releases the claim and
+  // becomes the sticky write error.
+  Status Rewrite(const RewriteRun& run);
+  Status MergeAndCommit(const RewriteRun& run);
   // Rewrite's commit, under write_mutex_.
   // `sources` holds, for every row of `merged` in order, the run segment
   // and row it came from (segment << 32 | row).

@@ -63,8 +63,13 @@ IndexStats TurboQuantIndex::Impl::Stats() const {
   }
   if (!dir_.empty()) {
     std::error_code error;
-    for (const auto& entry : fs::recursive_directory_iterator(fs::path(dir_) / "catalog", error)) {
-      if (entry.is_regular_file(error)) stats.bytes_on_disk += entry.file_size(error);
+    // Advanced with increment(error): a range-for would throw on a file
+    // that RocksDB removes meanwhile.
+    fs::recursive_directory_iterator entry(fs::path(dir_) / "catalog", error);
+    for (; !error && entry != fs::recursive_directory_iterator(); entry.increment(error)) {
+      std::error_code file_error;
+      const uintmax_t bytes = entry->is_regular_file(file_error) ? entry->file_size(file_error) : 0;
+      if (!file_error) stats.bytes_on_disk += bytes;
     }
   }
   return stats;

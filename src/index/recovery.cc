@@ -13,7 +13,6 @@ using internal::AllLive;
 using internal::Segment;
 using internal::Snapshot;
 using internal::SnapshotSegment;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -73,11 +72,11 @@ StatusOr<std::shared_ptr<Snapshot>> TurboQuantIndex::Impl::SnapshotFromCatalog(
     const bool in_log = row.vector_ref.log != 0;
     const bool vector_fits = in_log ? options_.keep_vectors : row.vector.size() == vector_bytes;
     if (row.code.size() != code_size || !vector_fits) {
-      return absl::DataLossError(absl::StrFormat(
-          "%s/catalog: write-ahead record %d of id %d has a %d-byte code and %s", dir_,
-          row.sequence, row.id, row.code.size(),
-          in_log ? "a vector in the log without keep_vectors"
-                 : absl::StrFormat("a %d-byte vector", row.vector.size())));
+      return absl::DataLossError(
+          absl::StrFormat("%s/catalog: write-ahead record %d of id %d has a %d-byte code and %s",
+                          dir_, row.sequence, row.id, row.code.size(),
+                          in_log ? "a vector in the log without keep_vectors"
+                                 : absl::StrFormat("a %d-byte vector", row.vector.size())));
     }
     ids.push_back(row.id);
     sequences.push_back(row.sequence);
@@ -133,17 +132,18 @@ void TurboQuantIndex::Impl::RemoveUnnamedFiles(const Snapshot& snapshot,
   }
   // Leftovers of a crash between writing a file and committing it, of a
   // compaction, or temp files of an interrupted write.
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator(fs::path(dir_) / "segments", error)) {
-    if (!named.contains(entry.path().filename().string())) {
-      storage::RemoveFile(*fs_, entry.path().string()).IgnoreError();
-    }
+  const std::string segments = dir_ + "/segments";
+  for (const std::string& name : storage::ChildNames(*fs_, segments)) {
+    if (!named.contains(name)) storage::RemoveFile(*fs_, segments + "/" + name).IgnoreError();
   }
   absl::flat_hash_set<uint64_t> referenced_logs;
-  for (const storage::PendingRow& row : contents.pending) referenced_logs.insert(row.vector_ref.log);
-  for (const auto& entry : fs::directory_iterator(VectorsDir(), error)) {
-    const uint64_t log = storage::VectorsLog::ParseFileName(entry.path().filename().string());
-    if (!referenced_logs.contains(log)) storage::RemoveFile(*fs_, entry.path().string()).IgnoreError();
+  for (const storage::PendingRow& row : contents.pending)
+    referenced_logs.insert(row.vector_ref.log);
+  for (const std::string& name : storage::ChildNames(*fs_, VectorsDir())) {
+    const uint64_t log = storage::VectorsLog::ParseFileName(name);
+    if (!referenced_logs.contains(log)) {
+      storage::RemoveFile(*fs_, VectorsDir() + "/" + name).IgnoreError();
+    }
   }
 }
 

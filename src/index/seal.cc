@@ -12,10 +12,10 @@
 
 namespace turboquant {
 
+using internal::AllLive;
 using internal::Segment;
 using internal::SegmentBuilder;
 using internal::SegmentPath;
-using internal::AllLive;
 using internal::Snapshot;
 using internal::SnapshotSegment;
 
@@ -96,7 +96,21 @@ void TurboQuantIndex::Impl::Unclaim(const RewriteRun& run) {
   for (const SnapshotSegment& s : run) claimed_.erase(s.segment.get());
 }
 
-Status TurboQuantIndex::Impl::Rewrite(RewriteRun run) {
+Status TurboQuantIndex::Impl::Rewrite(const RewriteRun& run) {
+  try {
+    return MergeAndCommit(run);
+  } catch (const std::exception& e) {
+    std::lock_guard<std::mutex> lock(write_mutex_);
+    Unclaim(run);
+    retiring_logs_upto_ = 0;
+    locations_built_ = false;
+    locations_.clear();
+    StopWrites(internal::ExceptionStatus(e), "sealing or compaction failed: ");
+    return write_error_;
+  }
+}
+
+Status TurboQuantIndex::Impl::MergeAndCommit(const RewriteRun& run) {
   std::vector<std::shared_ptr<const Segment>> merged;
   std::vector<uint64_t> sources;
   auto builder = std::make_unique<SegmentBuilder>(*codec_);
@@ -171,7 +185,8 @@ Status TurboQuantIndex::Impl::CommitRewrite(
     for (size_t row = 0; row < segment->rows(); ++row, ++source) {
       const SnapshotSegment& from = now[sources[source] >> 32];
       if (internal::IsLive(from.live, sources[source] & 0xffffffffu)) continue;
-      if (live == nullptr) live = std::make_shared<std::vector<uint64_t>>(*AllLive(segment->rows()));
+      if (live == nullptr)
+        live = std::make_shared<std::vector<uint64_t>>(*AllLive(segment->rows()));
       (*live)[row / 64] &= ~(uint64_t{1} << (row % 64));
       --out.live_rows;
       if (segment->has_file()) {
@@ -213,7 +228,7 @@ Status TurboQuantIndex::Impl::RewriteNow(bool unsealed_only) {
     if (first == current->segments.size()) return absl::OkStatus();
     run = ClaimRun(first, current->segments.size());
   }
-  if (Status s = Rewrite(std::move(run)); !s.ok()) return s;
+  if (Status s = Rewrite(run); !s.ok()) return s;
   // The caller waits anyway: give RocksDB's space of the sealed write-ahead
   // records back now (a flush and a compaction of that key range), which
   // background seals leave to RocksDB's own schedule. Under the lock, as

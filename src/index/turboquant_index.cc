@@ -49,14 +49,6 @@ StatusOr<std::unique_ptr<Codec>> MakeCodec(const IndexOptions& options) {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<TurboQuantIndex>> TurboQuantIndex::Create(const IndexOptions& options) {
-  auto codec = MakeCodec(options);
-  if (!codec.ok()) return codec.status();
-  auto impl = std::make_unique<Impl>(options, OpenOptions(), std::move(*codec), "", nullptr);
-  impl->StartBackgroundWork();
-  return std::unique_ptr<TurboQuantIndex>(new TurboQuantIndex(std::move(impl)));
-}
-
 namespace {
 
 Status CheckPath(const std::string& dir) {
@@ -80,14 +72,30 @@ template <typename Call>
 auto WithoutExceptions(Call call) -> decltype(call()) {
   try {
     return call();
-  } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError("out of memory");
   } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("unexpected exception: ", e.what()));
+    return internal::ExceptionStatus(e);
   }
 }
 
 }  // namespace
+
+Status internal::ExceptionStatus(const std::exception& e) {
+  if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) {
+    return absl::ResourceExhaustedError("out of memory");
+  }
+  return absl::InternalError(absl::StrCat("unexpected exception: ", e.what()));
+}
+
+StatusOr<std::unique_ptr<TurboQuantIndex>> TurboQuantIndex::Create(const IndexOptions& options) {
+  // Starting the background thread can throw std::system_error.
+  return WithoutExceptions([&]() -> StatusOr<std::unique_ptr<TurboQuantIndex>> {
+    auto codec = MakeCodec(options);
+    if (!codec.ok()) return codec.status();
+    auto impl = std::make_unique<Impl>(options, OpenOptions(), std::move(*codec), "", nullptr);
+    impl->StartBackgroundWork();
+    return std::unique_ptr<TurboQuantIndex>(new TurboQuantIndex(std::move(impl)));
+  });
+}
 
 StatusOr<std::unique_ptr<TurboQuantIndex>> TurboQuantIndex::Create(const std::string& dir,
                                                                    const IndexOptions& options,

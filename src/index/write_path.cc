@@ -11,8 +11,6 @@
 
 namespace turboquant {
 
-namespace fs = std::filesystem;
-
 using internal::AllLive;
 using internal::kChunkRows;
 using internal::kChunksPerMerge;
@@ -124,7 +122,8 @@ void TurboQuantIndex::Impl::AppendUnsealed(absl::Span<const int64_t> ids, const 
     chunk.layout.Append(codes + done * code_size, take);
     chunk.ids.assign(ids.begin() + done, ids.begin() + done + take);
     chunk.sequences.assign(sequences.begin() + done, sequences.begin() + done + take);
-    if (vectors != nullptr) chunk.vectors.assign(vectors + done * dim, vectors + (done + take) * dim);
+    if (vectors != nullptr)
+      chunk.vectors.assign(vectors + done * dim, vectors + (done + take) * dim);
     next->segments.push_back({chunk.Build(), nullptr, take});
     RecordLocations(*next->segments.back().segment, nullptr);
     done += take;
@@ -225,7 +224,7 @@ Status TurboQuantIndex::Impl::SubmitWrite(WriteRequest* request) {
     rows += n;
   }
   lock.unlock();
-  CommitGroup(group);
+  CommitGroupOrStopWrites(group);
   lock.lock();
   for (size_t i = 0; i < group.size(); ++i) {
     queue_.front()->done = true;
@@ -233,6 +232,19 @@ Status TurboQuantIndex::Impl::SubmitWrite(WriteRequest* request) {
   }
   queue_cv_.notify_all();
   return request->status;
+}
+
+void TurboQuantIndex::Impl::CommitGroupOrStopWrites(absl::Span<WriteRequest* const> group) {
+  try {
+    CommitGroup(group);
+  } catch (const std::exception& e) {
+    // The id map and the catalog may be ahead of the published snapshot.
+    std::lock_guard<std::mutex> lock(write_mutex_);
+    StopWrites(internal::ExceptionStatus(e), "a write failed: ");
+    locations_built_ = false;
+    locations_.clear();
+    for (WriteRequest* request : group) request->status = write_error_;
+  }
 }
 
 void TurboQuantIndex::Impl::CommitGroup(absl::Span<WriteRequest* const> group) {
@@ -292,7 +304,8 @@ void TurboQuantIndex::Impl::StageAdd(WriteRequest* request, Snapshot* next,
     new_ids.resize(rows.count);
     for (size_t i = 0; i < rows.count; ++i) new_ids[i] = request->result + static_cast<int64_t>(i);
   }
-  const absl::Span<const int64_t> ids = request->new_ids ? absl::MakeConstSpan(new_ids) : request->ids;
+  const absl::Span<const int64_t> ids =
+      request->new_ids ? absl::MakeConstSpan(new_ids) : request->ids;
   std::vector<Location> replaced;
   for (int64_t id : ids) {
     if (auto it = locations_.find(id); it != locations_.end()) replaced.push_back(it->second);
@@ -349,10 +362,11 @@ Status TurboQuantIndex::Impl::LogGroupVectors(absl::Span<WriteRequest* const> gr
 }
 
 void TurboQuantIndex::Impl::RemoveVectorsLogs(uint64_t upto) const {
-  std::error_code error;
-  for (const auto& entry : fs::directory_iterator(VectorsDir(), error)) {
-    const uint64_t number = storage::VectorsLog::ParseFileName(entry.path().filename().string());
-    if (number != 0 && number <= upto) storage::RemoveFile(*fs_, entry.path().string()).IgnoreError();
+  for (const std::string& name : storage::ChildNames(*fs_, VectorsDir())) {
+    const uint64_t number = storage::VectorsLog::ParseFileName(name);
+    if (number != 0 && number <= upto) {
+      storage::RemoveFile(*fs_, VectorsDir() + "/" + name).IgnoreError();
+    }
   }
 }
 
