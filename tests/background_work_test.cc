@@ -1,7 +1,8 @@
 // The write path's concurrency and background work: concurrent Adds share
 // fsyncs (group commit); sealing, size-tiered merging and the deleted-rows
-// trigger happen without any caller asking; writes go on while a seal is
-// being written; and the id map follows rows that a Rewrite moved.
+// trigger happen without any caller asking; small chunks are merged in the
+// background; writes go on while a seal is being written; and the id map
+// follows rows that a Rewrite moved.
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -148,6 +149,43 @@ TEST(BackgroundWorkTest, RewritesASegmentOnceAFifthOfItIsDeleted) {
   EXPECT_EQ(index->size(), 80);
   EXPECT_FALSE(index->Contains(19));
   EXPECT_EQ(*index->Get(20), CrashVector(20));
+}
+
+// Each Add becomes a chunk of its own; the background work merges small
+// chunks into one unsealed chunk (rows deleted before stay deleted, the
+// write-ahead records stay as they are), and the writer merges them itself
+// only once many have gathered.
+TEST(BackgroundWorkTest, SmallChunksAreMergedInTheBackgroundAndTheWriteAheadStays) {
+  const std::string dir = testing::MakeTempDir("chunk_merge") + "/c";
+  {
+    auto created = TurboQuantIndex::Create(dir, {.dim = kCrashDim, .keep_vectors = true},
+                                           {.background_work = false});
+    ASSERT_TRUE(created.ok()) << created.status();
+    TurboQuantIndex& index = **created;
+    for (int64_t add = 0; add < 10; ++add) {
+      ASSERT_TRUE(index.Add(ConsecutiveIds(add * 5, 5), CrashVectors(add * 5, 5)).ok());
+    }
+    ASSERT_EQ(*index.Remove({3}), 1);
+    EXPECT_EQ(index.Stats().segments, 10) << "a writer merged a few small chunks itself";
+    ASSERT_TRUE(index.WaitForBackgroundWork().ok());
+    EXPECT_EQ(index.Stats().segments, 1);
+    EXPECT_EQ(index.Stats().unsealed, 49);
+    EXPECT_EQ(index.size(), 49);
+    EXPECT_FALSE(index.Contains(3));
+    for (int64_t id : {0, 4, 25, 49}) EXPECT_EQ(*index.Get(id), CrashVector(id)) << id;
+    // Without background work the writer bounds the chunk count itself.
+    for (int64_t id = 50; id < 150; ++id) {
+      ASSERT_TRUE(index.Add(ConsecutiveIds(id, 1), CrashVectors(id, 1)).ok());
+    }
+    EXPECT_LT(index.Stats().segments, 80);
+    EXPECT_EQ(index.size(), 149);
+  }
+  auto reopened = TurboQuantIndex::Open(dir);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->size(), 149);
+  EXPECT_FALSE((*reopened)->Contains(3));
+  for (int64_t id : {0, 49, 50, 149}) EXPECT_EQ(*(*reopened)->Get(id), CrashVector(id)) << id;
+  EXPECT_TRUE((*reopened)->Verify().ok());
 }
 
 TEST(BackgroundWorkTest, TheLibraryThreadSealsWithoutBeingAsked) {

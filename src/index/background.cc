@@ -2,7 +2,8 @@
 // sealed segments on one library-owned thread, never inside a caller's Add.
 //
 // What is due (DueRun), in order: the unsealed rows once they reach
-// seal_rows; a sealed segment whose rows are a fifth deleted; and
+// seal_rows; merging the small chunks of recent writes (chunk_merge.cc); a
+// sealed segment whose rows are a fifth deleted; and
 // size-tiered merging, as in LSM trees: sealed segments are grouped by size
 // class (a factor of 4 each), and once the trailing sealed segments hold
 // kSegmentsPerTier of one class they are merged into one of a larger class.
@@ -42,7 +43,7 @@ void TurboQuantIndex::Impl::StartBackgroundWork() {
   background_ = std::thread([this] { RunBackgroundThread(); });
 }
 
-std::pair<size_t, size_t> TurboQuantIndex::Impl::DueRun(const Snapshot& snapshot) const {
+TurboQuantIndex::Impl::DueWork TurboQuantIndex::Impl::DueRun(const Snapshot& snapshot) const {
   const size_t end = snapshot.segments.size();
   const size_t first_unsealed = FirstUnsealed(snapshot);
   int64_t unsealed = 0;
@@ -50,6 +51,8 @@ std::pair<size_t, size_t> TurboQuantIndex::Impl::DueRun(const Snapshot& snapshot
     unsealed += static_cast<int64_t>(snapshot.segments[s].segment->rows());
   }
   if (unsealed >= tuning_.seal_rows) return {first_unsealed, end};
+  const size_t first_small = FirstSmallChunk(snapshot);
+  if (end - first_small >= internal::kChunksPerMerge) return {first_small, end, true};
   for (size_t s = 0; s < first_unsealed; ++s) {
     const SnapshotSegment& segment = snapshot.segments[s];
     const size_t deleted = segment.segment->rows() - segment.live_rows;
@@ -74,8 +77,8 @@ std::pair<size_t, size_t> TurboQuantIndex::Impl::DueRun(const Snapshot& snapshot
 }
 
 void TurboQuantIndex::Impl::WakeBackgroundIfDue(const Snapshot& snapshot) {
-  const auto [first, end] = DueRun(snapshot);
-  if (first == end || !background_.joinable()) return;
+  const DueWork due = DueRun(snapshot);
+  if (due.first == due.end || !background_.joinable()) return;
   {
     std::lock_guard<std::mutex> lock(background_mutex_);
     background_wanted_ = true;
@@ -108,14 +111,15 @@ void TurboQuantIndex::Impl::DoDueWork() {
   std::lock_guard<std::mutex> rewrite(rewrite_mutex_);
   while (true) {
     RewriteRun run;
+    DueWork due;
     {
       std::lock_guard<std::mutex> lock(write_mutex_);
       if (!CheckWritable().ok()) return;
-      const auto [first, end] = DueRun(*Current());
-      if (first == end) return;
-      run = ClaimRun(first, end);
+      due = DueRun(*Current());
+      if (due.first == due.end) return;
+      run = due.chunks ? ClaimSegments(due.first, due.end) : ClaimRun(due.first, due.end);
     }
-    if (Status s = Rewrite(run); !s.ok()) {
+    if (Status s = due.chunks ? MergeChunks(run) : Rewrite(run); !s.ok()) {
       std::lock_guard<std::mutex> lock(write_mutex_);
       StopWrites(s, "background sealing or compaction failed: ");
       return;

@@ -52,10 +52,15 @@ namespace internal {
 // copies earlier rows.
 constexpr size_t kChunkRows = 16384;
 // Every scanned segment costs a little per query (table setup, a candidate
-// list to merge), so this many small chunks are merged into one larger
-// unsealed segment: a logarithmic number of segments, and each row copied a
-// logarithmic number of times, without sealing early.
+// list to merge), so the background thread merges this many trailing small
+// chunks into one larger unsealed chunk: a logarithmic number of segments,
+// and each row copied a logarithmic number of times, without sealing early.
 constexpr size_t kChunksPerMerge = 8;
+// The writer itself merges the trailing small chunks only when this many
+// have gathered (background work off, or busy with a long seal): merging in
+// the group commit copies every row under the write lock, which at d=768
+// with kept vectors was half of each group's time.
+constexpr size_t kChunksBeforeWriterMerges = 64;
 
 inline std::string SegmentFileName(uint64_t segment_id) {
   return absl::StrFormat("%016x.tqs", segment_id);
@@ -179,7 +184,9 @@ class TurboQuantIndex::Impl {
   struct EncodedRows {
     size_t count = 0;
     std::vector<uint8_t> codes;
-    std::vector<float> vectors;  // as given, with keep_vectors; else empty
+    // With keep_vectors, the caller's vectors (else empty): read in place,
+    // as the caller's memory stays valid while its call waits for the commit.
+    absl::Span<const float> vectors;
   };
   // One Add, AddWithNewIds or Remove waiting in the writer queue.
   struct WriteRequest {
@@ -232,18 +239,37 @@ class TurboQuantIndex::Impl {
   // due in `snapshot`.
   void WakeBackgroundIfDue(const Snapshot& snapshot);
   void RunBackgroundThread();
-  // The segments [first, end) of `snapshot` that are due for a Rewrite
-  // (first == end: none): the unsealed rows once they reach seal_rows, a
-  // sealed segment a fifth deleted, or the trailing sealed segments of one
-  // size class once there are kSegmentsPerTier of them.
-  std::pair<size_t, size_t> DueRun(const Snapshot& snapshot) const;
+  // Segments [first, end) of a snapshot that are due for background work
+  // (first == end: none). `chunks`: small unsealed chunks to merge into one
+  // (MergeChunks); otherwise a Rewrite into sealed segments.
+  struct DueWork {
+    size_t first = 0, end = 0;
+    bool chunks = false;
+  };
+  // In order: the unsealed rows once they reach seal_rows, kChunksPerMerge
+  // trailing small chunks, a sealed segment a fifth deleted, or the trailing
+  // sealed segments of one size class once there are kSegmentsPerTier.
+  DueWork DueRun(const Snapshot& snapshot) const;
   // Does due work until none is left. A failure becomes the sticky write
   // error: acknowledged writes were durable already, so it fails no call.
   void DoDueWork();
   // Marks rows dead in `next`, recording the catalog changes in `batch`.
   void DeleteRows(const std::vector<Location>& rows, Snapshot* next,
                   rocksdb::WriteBatch* batch);
+  // The writer's own merge of the trailing small chunks of `next`, once
+  // kChunksBeforeWriterMerges of them have gathered.
   void MergeSmallChunks(Snapshot* next);
+  // chunk_merge.cc. Where the trailing run of small unsealed chunks that no
+  // rewrite has claimed begins in `snapshot` (its size if there is none).
+  size_t FirstSmallChunk(const Snapshot& snapshot) const;
+  // Merges the live rows of the claimed chunks `run` into one unsealed chunk
+  // (same write-ahead records, so no catalog change) without write_mutex_,
+  // then swaps it in: rows deleted meanwhile are dead in it too.
+  Status MergeChunks(const RewriteRun& run);
+  void CommitChunkMerge(const RewriteRun& run, std::shared_ptr<const Segment> chunk);
+  // Where `run` starts in `snapshot`, or the snapshot's size when its
+  // segments are no longer there, one after another.
+  size_t LocateRun(const Snapshot& snapshot, const RewriteRun& run) const;
   // Points the ids of the live rows of a new segment at it.
   void RecordLocations(const Segment& segment, const LiveRows& live) {
     if (!locations_built_) return;
@@ -255,8 +281,11 @@ class TurboQuantIndex::Impl {
   }
   void AppendUnsealed(absl::Span<const int64_t> ids, const uint8_t* codes, const float* vectors,
                       absl::Span<const uint64_t> sequences, Snapshot* next);
-  // The run a Rewrite of segments [first, end) of the current snapshot would
-  // replace, claimed so that writers do not merge its chunks meanwhile.
+  // Segments [first, end) of the current snapshot, claimed so that writers
+  // do not merge them meanwhile.
+  RewriteRun ClaimSegments(size_t first, size_t end);
+  // The run a Rewrite of segments [first, end) would replace, claimed; new
+  // kept vectors go to a new log from now on.
   RewriteRun ClaimRun(size_t first, size_t end);
   // Merges the live rows of `run` into sealed segments of at most
   // max_segment_rows (files for durable collections, each written and

@@ -79,11 +79,17 @@ void TurboQuantIndex::Impl::DropFromCatalog(const internal::SnapshotSegment& old
   }
 }
 
-TurboQuantIndex::Impl::RewriteRun TurboQuantIndex::Impl::ClaimRun(size_t first, size_t end) {
+TurboQuantIndex::Impl::RewriteRun TurboQuantIndex::Impl::ClaimSegments(size_t first,
+                                                                       size_t end) {
   const std::shared_ptr<const Snapshot> current = Current();
   RewriteRun run(current->segments.begin() + first, current->segments.begin() + end);
+  for (const SnapshotSegment& s : run) claimed_.insert(s.segment.get());
+  return run;
+}
+
+TurboQuantIndex::Impl::RewriteRun TurboQuantIndex::Impl::ClaimRun(size_t first, size_t end) {
+  RewriteRun run = ClaimSegments(first, end);
   for (const SnapshotSegment& s : run) {
-    claimed_.insert(s.segment.get());
     // Rows written from now on go to a new vectors log, so that once this
     // seal commits no record points into the logs written so far.
     if (s.segment->unsealed() && vectors_log_ != nullptr) vectors_log_.reset();
@@ -158,16 +164,9 @@ Status TurboQuantIndex::Impl::CommitRewrite(
     const RewriteRun& run, const std::vector<std::shared_ptr<const Segment>>& merged,
     const std::vector<uint64_t>& sources, rocksdb::WriteBatch* batch) {
   const std::shared_ptr<const Snapshot> current = Current();
-  size_t first = 0;
-  while (first < current->segments.size() && current->segments[first].segment != run[0].segment) {
-    ++first;
-  }
+  const size_t first = LocateRun(*current, run);
   Status status = CheckWritable();
-  bool contiguous = first + run.size() <= current->segments.size();
-  for (size_t i = 0; contiguous && i < run.size(); ++i) {
-    contiguous = current->segments[first + i].segment == run[i].segment;
-  }
-  if (status.ok() && !contiguous) {
+  if (status.ok() && first == current->segments.size()) {
     status = absl::InternalError("the rewritten segments moved in the snapshot during the rewrite");
   }
   if (!status.ok()) {

@@ -13,7 +13,6 @@ namespace turboquant {
 
 using internal::AllLive;
 using internal::kChunkRows;
-using internal::kChunksPerMerge;
 using internal::Segment;
 using internal::SegmentBuilder;
 using internal::Snapshot;
@@ -131,13 +130,8 @@ void TurboQuantIndex::Impl::AppendUnsealed(absl::Span<const int64_t> ids, const 
 }
 
 void TurboQuantIndex::Impl::MergeSmallChunks(Snapshot* next) {
-  size_t first = next->segments.size();
-  while (first > 0 && next->segments[first - 1].segment->unsealed() &&
-         next->segments[first - 1].segment->rows() <= kChunkRows &&
-         !claimed_.contains(next->segments[first - 1].segment.get())) {
-    --first;
-  }
-  if (next->segments.size() - first < kChunksPerMerge) return;
+  const size_t first = FirstSmallChunk(*next);
+  if (next->segments.size() - first < internal::kChunksBeforeWriterMerges) return;
   SegmentBuilder merged(*codec_);
   for (size_t s = first; s < next->segments.size(); ++s) {
     merged.AppendLive(next->segments[s], options_.dim, /*keep_sequences=*/true);
@@ -159,13 +153,19 @@ StatusOr<TurboQuantIndex::Impl::EncodedRows> TurboQuantIndex::Impl::Encode(
   }
   EncodedRows rows;
   rows.count = vectors.size() / dim;
-  std::vector<float> prepared(vectors.begin(), vectors.end());
-  if (options_.metric == Metric::kCosine) internal::NormalizeRows(options_.dim, &prepared);
+  // Only the cosine metric encodes other values than the caller's.
+  std::vector<float> normalized;
+  absl::Span<const float> encoded = vectors;
+  if (options_.metric == Metric::kCosine) {
+    normalized.assign(vectors.begin(), vectors.end());
+    internal::NormalizeRows(options_.dim, &normalized);
+    encoded = normalized;
+  }
   rows.codes.resize(rows.count * codec_->code_size());
-  if (Status s = codec_->Encode(prepared, absl::MakeSpan(rows.codes)); !s.ok()) return s;
+  if (Status s = codec_->Encode(encoded, absl::MakeSpan(rows.codes)); !s.ok()) return s;
   // Kept vectors are the caller's own, so that Get returns what was added;
   // re-ranking normalizes them itself for the cosine metric.
-  if (options_.keep_vectors) rows.vectors.assign(vectors.begin(), vectors.end());
+  if (options_.keep_vectors) rows.vectors = vectors;
   return rows;
 }
 
@@ -339,7 +339,7 @@ Status TurboQuantIndex::Impl::LogGroupVectors(absl::Span<WriteRequest* const> gr
   std::vector<absl::Span<const char>> parts;
   for (WriteRequest* request : group) {
     if (request->rows == nullptr || request->rows->vectors.empty()) continue;
-    const std::vector<float>& vectors = request->rows->vectors;
+    const absl::Span<const float> vectors = request->rows->vectors;
     parts.emplace_back(reinterpret_cast<const char*>(vectors.data()),
                        vectors.size() * sizeof(float));
   }
