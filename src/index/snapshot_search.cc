@@ -3,10 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <type_traits>
 
+#include "src/codec/codebook.h"
 #include "src/index/filter_rows.h"
 #include "src/index/parallel.h"
 #include "src/scan/query_tables.h"
+#include "src/scan/scan_layout.h"
+#include "src/util/fixed_order_sum.h"
 
 namespace turboquant::internal {
 namespace {
@@ -21,17 +25,24 @@ struct Hit {
   uint32_t row;
 };
 
-bool BetterHit(const Hit& a, const Hit& b) {
-  if (a.score != b.score) return a.score > b.score;
-  return a.segment != b.segment ? a.segment < b.segment : a.row < b.row;
+// A function object, so that the selections and sorts inline it.
+struct BetterHit {
+  bool operator()(const Hit& a, const Hit& b) const {
+    if (a.score != b.score) return a.score > b.score;
+    return a.segment != b.segment ? a.segment < b.segment : a.row < b.row;
+  }
+};
+
+// Cuts *hits to its best k, in any order.
+void KeepBestHits(std::vector<Hit>* hits, size_t k) {
+  if (hits->size() <= k) return;
+  std::nth_element(hits->begin(), hits->begin() + k, hits->end(), BetterHit());
+  hits->resize(k);
 }
 
-void KeepBestHits(std::vector<Hit>* hits, size_t k) {
-  if (hits->size() > k) {
-    std::nth_element(hits->begin(), hits->begin() + k, hits->end(), BetterHit);
-    hits->resize(k);
-  }
-  std::sort(hits->begin(), hits->end(), BetterHit);
+void KeepBestHitsSorted(std::vector<Hit>* hits, size_t k) {
+  KeepBestHits(hits, k);
+  std::sort(hits->begin(), hits->end(), BetterHit());
 }
 
 ScanObjective ObjectiveFor(Metric metric) {
@@ -120,20 +131,83 @@ std::vector<std::vector<Hit>> ScanSnapshot(const Snapshot& snapshot,
   return hits;
 }
 
+// MseCodec::EstimateInnerProduct from the bytes a scan layout keeps for MSE
+// indices of 1, 2 or 4 bits (the flat packed bytes, little-endian within a
+// byte): the same centroids, the same fixed-order dot and the same scalar, so
+// the same bits, without the generic bit reader of the codec.
+template <int kBits>
+float MseEstimate(const uint8_t* packed, const float* centroids, const float* rotated, size_t dim,
+                  float scalar, float* reconstructed) {
+  constexpr int kPerByte = 8 / kBits;
+  constexpr unsigned kMask = (1u << kBits) - 1;
+  const size_t whole = dim / kPerByte;
+  for (size_t g = 0; g < whole; ++g) {
+    for (int i = 0; i < kPerByte; ++i) {
+      reconstructed[g * kPerByte + i] = centroids[(packed[g] >> (kBits * i)) & kMask];
+    }
+  }
+  for (size_t j = whole * kPerByte; j < dim; ++j) {
+    reconstructed[j] = centroids[(packed[whole] >> (kBits * (j - whole * kPerByte))) & kMask];
+  }
+  return FixedOrderDot(rotated, reconstructed, dim) * scalar;
+}
+
+// Sets hit.score of every hit to the codec's float estimate of the objective.
+void EstimateHits(const Snapshot& snapshot, const Codec& codec, Metric metric,
+                  const Codec::PreparedQuery& prepared, std::vector<Hit>* hits) {
+  const auto objective = [metric](float ip, float norm) {
+    return metric == Metric::kL2 ? 2 * ip - norm * norm : ip;
+  };
+  const CodeShape shape(codec);
+  if (shape.kind != CodecKind::kMse || !shape.lookup_tables || shape.dense3) {
+    std::vector<uint8_t> code(codec.code_size());
+    for (Hit& hit : *hits) {
+      snapshot.segments[hit.segment].segment->layout().ExtractCode(hit.row, code.data());
+      hit.score = objective(codec.EstimateInnerProduct(prepared, code.data()),
+                            codec.StoredNorm(code.data()));
+    }
+    return;
+  }
+  // MSE indices kept as flat bytes: first every hit's bytes, which lie one per
+  // cache line of its block, so that their misses overlap (decoding each row
+  // right after its loads left them waiting one row at a time), then the
+  // estimates from that contiguous copy.
+  const size_t bytes = shape.mse.flat_bytes;
+  std::vector<uint8_t> packed(hits->size() * bytes);
+  for (size_t h = 0; h < hits->size(); ++h) {
+    const Hit& hit = (*hits)[h];
+    const ScanLayout::Data& data = snapshot.segments[hit.segment].segment->layout().data();
+    const uint8_t* block = data.block(hit.row / kBlockVectors);
+    const size_t v = hit.row % kBlockVectors;
+    for (size_t g = 0; g < bytes; ++g) packed[h * bytes + g] = block[BlockByteOffset(g, v)];
+  }
+  const float* centroids = static_cast<const MseCodec&>(codec).codebook().centroids().data();
+  std::vector<float> reconstructed(shape.dim);
+  for (size_t h = 0; h < hits->size(); ++h) {
+    Hit& hit = (*hits)[h];
+    const ScanLayout::Data& data = snapshot.segments[hit.segment].segment->layout().data();
+    const size_t v = hit.row % kBlockVectors;
+    const size_t position = hit.row - v + FloatPosition(v);
+    const auto estimate = [&](auto bits) {
+      return MseEstimate<decltype(bits)::value>(&packed[h * bytes], centroids,
+                                                prepared.rotated.data(), shape.dim,
+                                                data.scalars[position], reconstructed.data());
+    };
+    const float ip = shape.index_bits == 1   ? estimate(std::integral_constant<int, 1>())
+                     : shape.index_bits == 2 ? estimate(std::integral_constant<int, 2>())
+                                             : estimate(std::integral_constant<int, 4>());
+    hit.score = objective(ip, data.norms[position]);
+  }
+}
+
 // The float estimate of the codec (and, with rerank, exact scores from the
 // kept vectors) for the best hits; returns the best k, best first.
 std::vector<Hit> Rescore(const Snapshot& snapshot, const Codec& codec, const IndexOptions& options,
                          const SearchRequest& request, const float* query,
                          const Codec::PreparedQuery& prepared, std::vector<Hit> hits) {
   KeepBestHits(&hits, request.rescore);
-  std::vector<uint8_t> code(codec.code_size());
-  for (Hit& hit : hits) {
-    snapshot.segments[hit.segment].segment->layout().ExtractCode(hit.row, code.data());
-    const float ip = codec.EstimateInnerProduct(prepared, code.data());
-    const float norm = codec.StoredNorm(code.data());
-    hit.score = options.metric == Metric::kL2 ? 2 * ip - norm * norm : ip;
-  }
-  KeepBestHits(&hits, std::max(request.k, request.rerank));
+  EstimateHits(snapshot, codec, options.metric, prepared, &hits);
+  KeepBestHitsSorted(&hits, std::max(request.k, request.rerank));
   if (request.rerank == 0) return hits;
   hits.resize(std::min(request.rerank, hits.size()));
   for (Hit& hit : hits) {
@@ -148,7 +222,7 @@ std::vector<Hit> Rescore(const Snapshot& snapshot, const Codec& codec, const Ind
     if (options.metric == Metric::kCosine && norm2 > 0) ip /= std::sqrt(norm2);
     hit.score = static_cast<float>(options.metric == Metric::kL2 ? 2 * ip - norm2 : ip);
   }
-  KeepBestHits(&hits, request.k);
+  KeepBestHitsSorted(&hits, request.k);
   return hits;
 }
 
