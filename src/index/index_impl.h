@@ -187,11 +187,16 @@ class TurboQuantIndex::Impl {
     // With keep_vectors, the caller's vectors (else empty): read in place,
     // as the caller's memory stays valid while its call waits for the commit.
     absl::Span<const float> vectors;
+    std::vector<uint32_t> vector_crcs;  // of each kept vector, for its log record
+    // The unsealed chunks these rows become, but for ids and sequences,
+    // which the group commit assigns: built in the caller's thread so that
+    // the leader only names them.
+    std::vector<internal::SegmentBuilder> chunks;
   };
   // One Add, AddWithNewIds or Remove waiting in the writer queue.
   struct WriteRequest {
     absl::Span<const int64_t> ids;      // Add and Remove
-    const EncodedRows* rows = nullptr;  // Add and AddWithNewIds; null = Remove
+    EncodedRows* rows = nullptr;        // Add and AddWithNewIds; null = Remove
     bool new_ids = false;               // AddWithNewIds: the leader picks ids
     uint64_t log_offset = 0;            // where its kept vectors went in the log
     int64_t result = 0;                 // rows removed, or the first new id
@@ -279,8 +284,14 @@ class TurboQuantIndex::Impl {
       largest_id_ = std::max(largest_id_, segment.id(row));
     }
   }
-  void AppendUnsealed(absl::Span<const int64_t> ids, const uint8_t* codes, const float* vectors,
-                      absl::Span<const uint64_t> sequences, Snapshot* next);
+  // The chunks of `count` new rows (codes, and kept vectors unless null),
+  // at most kChunkRows each, without their ids and sequences.
+  std::vector<internal::SegmentBuilder> BuildChunks(const uint8_t* codes, const float* vectors,
+                                                    size_t count) const;
+  // Completes `chunks` with their rows' ids and sequences and appends them
+  // to `next`.
+  void AppendUnsealed(absl::Span<const int64_t> ids, absl::Span<const uint64_t> sequences,
+                      std::vector<internal::SegmentBuilder>* chunks, Snapshot* next);
   // Segments [first, end) of the current snapshot, claimed so that writers
   // do not merge them meanwhile.
   RewriteRun ClaimSegments(size_t first, size_t end);

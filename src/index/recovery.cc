@@ -93,8 +93,9 @@ StatusOr<std::shared_ptr<Snapshot>> TurboQuantIndex::Impl::SnapshotFromCatalog(
       std::memcpy(out, row.vector.data(), vector_bytes);
     }
   }
-  AppendUnsealed(ids, codes.data(), vectors.empty() ? nullptr : vectors.data(), sequences,
-                 next.get());
+  std::vector<internal::SegmentBuilder> chunks =
+      BuildChunks(codes.data(), vectors.empty() ? nullptr : vectors.data(), ids.size());
+  AppendUnsealed(ids, sequences, &chunks, next.get());
   MergeSmallChunks(next.get());
   return next;
 }

@@ -110,19 +110,30 @@ void TurboQuantIndex::Impl::DeleteRows(const std::vector<Location>& rows, Snapsh
   }
 }
 
-void TurboQuantIndex::Impl::AppendUnsealed(absl::Span<const int64_t> ids, const uint8_t* codes,
-                                           const float* vectors,
-                                           absl::Span<const uint64_t> sequences, Snapshot* next) {
+std::vector<SegmentBuilder> TurboQuantIndex::Impl::BuildChunks(const uint8_t* codes,
+                                                               const float* vectors,
+                                                               size_t count) const {
   const size_t code_size = codec_->code_size();
   const size_t dim = static_cast<size_t>(options_.dim);
-  for (size_t done = 0; done < ids.size();) {
-    const size_t take = std::min(ids.size() - done, kChunkRows);
-    SegmentBuilder chunk(*codec_);
+  std::vector<SegmentBuilder> chunks;
+  for (size_t done = 0; done < count;) {
+    const size_t take = std::min(count - done, kChunkRows);
+    SegmentBuilder& chunk = chunks.emplace_back(*codec_);
     chunk.layout.Append(codes + done * code_size, take);
+    if (vectors != nullptr) chunk.vectors.assign(vectors + done * dim, vectors + (done + take) * dim);
+    done += take;
+  }
+  return chunks;
+}
+
+void TurboQuantIndex::Impl::AppendUnsealed(absl::Span<const int64_t> ids,
+                                           absl::Span<const uint64_t> sequences,
+                                           std::vector<SegmentBuilder>* chunks, Snapshot* next) {
+  size_t done = 0;
+  for (SegmentBuilder& chunk : *chunks) {
+    const size_t take = chunk.layout.size();
     chunk.ids.assign(ids.begin() + done, ids.begin() + done + take);
     chunk.sequences.assign(sequences.begin() + done, sequences.begin() + done + take);
-    if (vectors != nullptr)
-      chunk.vectors.assign(vectors + done * dim, vectors + (done + take) * dim);
     next->segments.push_back({chunk.Build(), nullptr, take});
     RecordLocations(*next->segments.back().segment, nullptr);
     done += take;
@@ -166,6 +177,15 @@ StatusOr<TurboQuantIndex::Impl::EncodedRows> TurboQuantIndex::Impl::Encode(
   // Kept vectors are the caller's own, so that Get returns what was added;
   // re-ranking normalizes them itself for the cosine metric.
   if (options_.keep_vectors) rows.vectors = vectors;
+  if (catalog_ != nullptr && options_.keep_vectors) {
+    rows.vector_crcs.resize(rows.count);
+    for (size_t i = 0; i < rows.count; ++i) {
+      rows.vector_crcs[i] = storage::Crc32c(&vectors[i * dim], dim * sizeof(float));
+    }
+  }
+  // In the caller's thread, so that the group commit only names them.
+  rows.chunks =
+      BuildChunks(rows.codes.data(), options_.keep_vectors ? vectors.data() : nullptr, rows.count);
   return rows;
 }
 
@@ -288,7 +308,7 @@ void TurboQuantIndex::Impl::CommitGroup(absl::Span<WriteRequest* const> group) {
 
 void TurboQuantIndex::Impl::StageAdd(WriteRequest* request, Snapshot* next,
                                      rocksdb::WriteBatch* batch) {
-  const EncodedRows& rows = *request->rows;
+  EncodedRows& rows = *request->rows;
   std::vector<int64_t> new_ids;
   if (request->new_ids) {
     // Ids left after the largest (2^63 when the index is empty).
@@ -323,15 +343,13 @@ void TurboQuantIndex::Impl::StageAdd(WriteRequest* request, Snapshot* next,
       row.id = ids[i];
       row.code.assign(reinterpret_cast<const char*>(&rows.codes[i * code_size]), code_size);
       if (!rows.vectors.empty()) {
-        const char* vector = reinterpret_cast<const char*>(rows.vectors.data()) + i * vector_bytes;
         row.vector_ref = {vectors_log_->number(), request->log_offset + i * vector_bytes,
-                          storage::Crc32c(vector, vector_bytes)};
+                          rows.vector_crcs[i]};
       }
       batch->Put(storage::Catalog::PendingKey(sequences[i]), storage::Catalog::EncodePending(row));
     }
   }
-  AppendUnsealed(ids, rows.codes.data(), rows.vectors.empty() ? nullptr : rows.vectors.data(),
-                 sequences, next);
+  AppendUnsealed(ids, sequences, &rows.chunks, next);
 }
 
 Status TurboQuantIndex::Impl::LogGroupVectors(absl::Span<WriteRequest* const> group) {
