@@ -1,7 +1,7 @@
 // The search path's parts: filter row masks against brute force (unsorted
 // ids, ids stored twice, tombstones), the shared thread pool under many
-// callers, the lock-free snapshot holder, and re-scored results against the
-// codec's own float estimates.
+// callers, the lock-free snapshot holder, the candidate set of the scan against
+// a sort, and re-scored results against the codec's own float estimates.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -16,6 +16,7 @@
 #include "src/index/search_request.h"
 #include "src/index/snapshot.h"
 #include "src/index/snapshot_search.h"
+#include "src/scan/top_candidates.h"
 #include "src/util/random.h"
 #include "turboquant/codec.h"
 #include "turboquant/index.h"
@@ -136,6 +137,42 @@ TEST(SnapshotHolderTest, ReadersKeepTheirSnapshotWhileWritersPublish) {
   for (std::thread& t : readers) t.join();
   EXPECT_EQ(inconsistent.load(), 0);
   EXPECT_EQ(holder.Load()->segments.size(), 2000u % 7);
+}
+
+// TopCandidates keeps exactly the best `keep` of everything pushed (ties to
+// the smaller row; rows come in ascending order, as a scan pushes them) for
+// scores with many ties and both zeros, across many cuts.
+TEST(TopCandidatesTest, KeepsTheBestOfEverythingPushed) {
+  SeededRandom random(17);
+  for (size_t keep : {1, 2, 5, 16, 17, 64, 100}) {
+    for (int distinct : {3, 50, 1 << 20}) {
+      SCOPED_TRACE(testing::Message() << "keep " << keep << " distinct " << distinct);
+      std::vector<Candidate> pushed;
+      std::vector<Candidate> kept;
+      {
+        TopCandidates top(&kept, keep);
+        uint32_t row = 0;
+        for (int i = 0; i < 5000; ++i) {
+          row += 1 + static_cast<uint32_t>(random.Below(3));
+          float score = static_cast<float>(random.Below(distinct)) - distinct / 2;
+          if (score == 0 && random.Below(2) == 0) score = -0.0f;
+          pushed.push_back({score, row});
+          top.Push(score, row);
+        }
+      }
+      std::sort(pushed.begin(), pushed.end(), [](const Candidate& a, const Candidate& b) {
+        return a.score > b.score || (a.score == b.score && a.row < b.row);
+      });
+      ASSERT_EQ(kept.size(), keep);
+      std::sort(kept.begin(), kept.end(), [](const Candidate& a, const Candidate& b) {
+        return a.score > b.score || (a.score == b.score && a.row < b.row);
+      });
+      for (size_t i = 0; i < keep; ++i) {
+        ASSERT_EQ(kept[i].score, pushed[i].score) << i;
+        ASSERT_EQ(kept[i].row, pushed[i].row) << i;
+      }
+    }
+  }
 }
 
 // With every row re-scored, a search returns exactly the codec's float
