@@ -70,6 +70,14 @@ inline std::string SegmentPath(const std::string& dir, uint64_t segment_id) {
 }
 
 // Rows of a new or copied in-memory segment, before it is frozen.
+// The end of the run of live rows that starts at the live row `first`: at
+// most `limit` rows, and not past `rows`.
+inline size_t LiveRunEnd(const LiveRows& live, size_t first, size_t rows, size_t limit) {
+  size_t end = first + 1;
+  while (end < rows && end - first < limit && IsLive(live, end)) ++end;
+  return end;
+}
+
 struct SegmentBuilder {
   const size_t code_size;
   ScanLayout layout;
@@ -81,35 +89,29 @@ struct SegmentBuilder {
 
   size_t rows() const { return ids.size(); }
 
-  // Appends one row of `from`.
-  void AppendRow(const Segment& from, size_t row, int dim, bool keep_sequence) {
-    std::vector<uint8_t> code(code_size);
-    from.layout().ExtractCode(row, code.data());
-    layout.Append(code.data(), 1);
-    ids.push_back(from.id(row));
-    if (const float* v = from.vector(row, dim)) vectors.insert(vectors.end(), v, v + dim);
-    if (keep_sequence) sequences.push_back(from.sequence(row));
+  // Appends rows [first, end) of `from`; whole code blocks are copied as
+  // they are where they line up.
+  void AppendRows(const Segment& from, size_t first, size_t end, int dim, bool keep_sequences) {
+    layout.AppendRows(from.layout(), first, end - first);
+    ids.insert(ids.end(), from.ids().begin() + first, from.ids().begin() + end);
+    if (const float* v = from.vector(first, dim)) {
+      vectors.insert(vectors.end(), v, v + (end - first) * static_cast<size_t>(dim));
+    }
+    for (size_t row = first; keep_sequences && row < end; ++row) {
+      sequences.push_back(from.sequence(row));
+    }
   }
 
-  // Appends the live rows of `from`, a run of consecutive live rows at a
-  // time (whole code blocks are copied as they are where they line up).
+  // Appends the live rows of `from`, a run of consecutive live rows at a time.
   void AppendLive(const SnapshotSegment& from, int dim, bool keep_sequences) {
-    const Segment& segment = *from.segment;
-    for (size_t first = 0; first < segment.rows();) {
+    const size_t n = from.segment->rows();
+    for (size_t first = 0; first < n;) {
       if (!IsLive(from.live, first)) {
         ++first;
         continue;
       }
-      size_t end = first + 1;
-      while (end < segment.rows() && IsLive(from.live, end)) ++end;
-      layout.AppendRows(segment.layout(), first, end - first);
-      ids.insert(ids.end(), segment.ids().begin() + first, segment.ids().begin() + end);
-      if (const float* v = segment.vector(first, dim)) {
-        vectors.insert(vectors.end(), v, v + (end - first) * static_cast<size_t>(dim));
-      }
-      for (size_t row = first; keep_sequences && row < end; ++row) {
-        sequences.push_back(segment.sequence(row));
-      }
+      const size_t end = LiveRunEnd(from.live, first, n, n);
+      AppendRows(*from.segment, first, end, dim, keep_sequences);
       first = end;
     }
   }

@@ -120,12 +120,18 @@ Status TurboQuantIndex::Impl::MergeAndCommit(const RewriteRun& run) {
   std::vector<std::shared_ptr<const Segment>> merged;
   std::vector<uint64_t> sources;
   auto builder = std::make_unique<SegmentBuilder>(*codec_);
+  const size_t max_rows = static_cast<size_t>(tuning_.max_segment_rows);
   for (size_t s = 0; s < run.size(); ++s) {
-    for (size_t row = 0; row < run[s].segment->rows(); ++row) {
-      if (!internal::IsLive(run[s].live, row)) continue;
-      builder->AppendRow(*run[s].segment, row, options_.dim, /*keep_sequence=*/false);
-      sources.push_back(uint64_t{s} << 32 | row);
-      if (static_cast<int64_t>(builder->rows()) == tuning_.max_segment_rows) {
+    const size_t n = run[s].segment->rows();
+    for (size_t row = 0; row < n;) {
+      if (!internal::IsLive(run[s].live, row)) {
+        ++row;
+        continue;
+      }
+      const size_t end = internal::LiveRunEnd(run[s].live, row, n, max_rows - builder->rows());
+      builder->AppendRows(*run[s].segment, row, end, options_.dim, /*keep_sequences=*/false);
+      for (; row < end; ++row) sources.push_back(uint64_t{s} << 32 | row);
+      if (builder->rows() == max_rows) {
         merged.push_back(builder->Build());
         builder = std::make_unique<SegmentBuilder>(*codec_);
       }
