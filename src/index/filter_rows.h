@@ -11,8 +11,9 @@ namespace turboquant::internal {
 struct FilterAccess {
   // The rows of `segment` that are live and match `filter`; null when every
   // row may be returned. AllowOnly and Exclude look their ids up in the
-  // segment's id index (O(listed ids) probes, not a pass over the rows);
-  // FromBitmap tests the id of every row.
+  // segment's id index (O(listed ids) probes, not a pass over the rows) on
+  // the filter's first search of the segment, and keep the rows found for
+  // later searches; FromBitmap tests the id of every row.
   static LiveRows SearchableRows(const Filter& filter, const SnapshotSegment& segment);
 };
 
