@@ -141,6 +141,7 @@ void TurboQuantIndex::Impl::AppendUnsealed(absl::Span<const int64_t> ids,
 }
 
 void TurboQuantIndex::Impl::MergeSmallChunks(Snapshot* next) {
+  if (tuning_.background_work) return;
   const size_t first = FirstSmallChunk(*next);
   if (next->segments.size() - first < internal::kChunksBeforeWriterMerges) return;
   SegmentBuilder merged(*codec_);
