@@ -326,6 +326,13 @@ HWY_INLINE void AccumulateMseInt8(const SectionCodes& codes,
 // (Int8Permutes), o = 32 (v / 16) + v % 16; gathered in that order they are
 // the row's nibbles in query byte order.
 constexpr size_t kMaxRowsOneByOne = 4;
+// acc + vpdpbusd(u8 values, s8 weights), in inline asm like DotAccumulate:
+// clang 14 refuses the intrinsic here (it does not see the avx512vnni
+// target that the pragma above gives GCC).
+HWY_INLINE __m512i DotBytes(__m512i acc, __m512i values, __m512i weights) {
+  asm("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(values), "v"(weights));
+  return acc;
+}
 template <size_t kQ>
 HWY_INLINE void RowsMseInt8(const uint8_t* HWY_RESTRICT block, uint32_t rows, size_t pairs,
                             const int8_t* const* HWY_RESTRICT queries,
@@ -367,8 +374,7 @@ HWY_INLINE void RowsMseInt8(const uint8_t* HWY_RESTRICT block, uint32_t rows, si
       const __m512i centroids = _mm512_permutexvar_epi8(nibbles, book);
       const __mmask64 dims = n == 16 ? ~__mmask64{0} : (__mmask64{1} << (4 * n)) - 1;
       for (size_t q = 0; q < kQ; ++q) {
-        acc[q] = _mm512_dpbusd_epi32(acc[q], centroids,
-                                     _mm512_maskz_loadu_epi8(dims, queries[q] + 4 * p0));
+        acc[q] = DotBytes(acc[q], centroids, _mm512_maskz_loadu_epi8(dims, queries[q] + 4 * p0));
       }
     }
     for (size_t q = 0; q < kQ; ++q) {
