@@ -184,6 +184,27 @@ TEST_P(FilterTest, AllowOnlyPadsWithMinusOneWhenKExceedsTheAllowedCount) {
   ExpectExact(Filter::AllowOnly(allow), static_cast<int>(live_.size()) + 50, allowed);
 }
 
+// A filter object kept and searched with again (as a service keeps a
+// tenant's list; it remembers the rows it found in each segment) follows
+// removes, upserts, new rows and a compaction made after its first use.
+TEST_P(FilterTest, AReusedFilterFollowsLaterWrites) {
+  std::vector<int64_t> allow = MixedAllowList();
+  allow.push_back(500);
+  const auto allowed = [&](int64_t id) { return Listed(allow, id); };
+  const Filter allow_filter = Filter::AllowOnly(allow);
+  const Filter exclude_filter = Filter::Exclude(allow);
+  ExpectExact(allow_filter, 8, allowed);
+  ExpectExact(exclude_filter, 8, [&](int64_t id) { return !allowed(id); });
+  Delete({0, 64});
+  Put(1, testing::GaussianVectors(1, kDim, 50));
+  Put(500, testing::GaussianVectors(1, kDim, 51));
+  ExpectExact(allow_filter, 8, allowed);
+  ASSERT_TRUE(index_->Compact().ok());
+  Delete({2});
+  ExpectExact(allow_filter, 8, allowed);
+  ExpectExact(exclude_filter, 8, [&](int64_t id) { return !allowed(id); });
+}
+
 TEST_P(FilterTest, EmptyAllowListMatchesNothing) {
   for (const Filter& filter :
        {Filter::AllowOnly({}), Filter::AllowOnly({3, 260, kUnknownId, -1})}) {
