@@ -188,6 +188,30 @@ TEST(BackgroundWorkTest, SmallChunksAreMergedInTheBackgroundAndTheWriteAheadStay
   EXPECT_TRUE((*reopened)->Verify().ok());
 }
 
+// An Add of more rows than a chunk holds becomes several chunks whose kept
+// vectors lie back to back in the vectors log; reopened before any seal, each
+// row is read back from its own place in the log.
+TEST(BackgroundWorkTest, AnAddOfSeveralChunksIsReplayedFromTheVectorsLog) {
+  const std::string dir = testing::MakeTempDir("large_add") + "/c";
+  constexpr int64_t kRows = 40000;  // 16384 + 16384 + 7232
+  {
+    auto index = TurboQuantIndex::Create(dir, {.dim = kCrashDim, .keep_vectors = true},
+                                         {.background_work = false});
+    ASSERT_TRUE(index.ok()) << index.status();
+    ASSERT_TRUE((*index)->Add(ConsecutiveIds(0, kRows), CrashVectors(0, kRows)).ok());
+    ASSERT_TRUE((*index)->Add(ConsecutiveIds(kRows, 10), CrashVectors(kRows, 10)).ok());
+    EXPECT_EQ((*index)->Stats().segments, 4);
+  }
+  auto reopened = TurboQuantIndex::Open(dir);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->size(), kRows + 10);
+  for (int64_t id : {int64_t{0}, int64_t{16383}, int64_t{16384}, int64_t{32768}, kRows - 1,
+                     kRows, kRows + 9}) {
+    EXPECT_EQ(*(*reopened)->Get(id), CrashVector(id)) << id;
+  }
+  EXPECT_TRUE((*reopened)->Verify().ok());
+}
+
 TEST(BackgroundWorkTest, TheLibraryThreadSealsWithoutBeingAsked) {
   const std::string dir = testing::MakeTempDir("library_thread") + "/c";
   auto index = TurboQuantIndex::Create(dir, {.dim = kCrashDim}, {.seal_rows = 50});

@@ -187,14 +187,14 @@ class TurboQuantIndex::Impl {
   struct EncodedRows {
     size_t count = 0;
     std::vector<uint8_t> codes;
-    // With keep_vectors, the caller's vectors (else empty): read in place,
-    // as the caller's memory stays valid while its call waits for the commit.
-    absl::Span<const float> vectors;
-    std::vector<uint32_t> vector_crcs;  // of each kept vector, for its log record
     // The unsealed chunks these rows become, but for ids and sequences,
     // which the group commit assigns: built in the caller's thread so that
-    // the leader only names them.
+    // the leader only names them. Their kept vectors are the library's own
+    // copy, which the vectors log is written from, so that a caller changing
+    // its buffer during the call cannot make a record's CRC disagree.
     std::vector<internal::SegmentBuilder> chunks;
+    // CRC32C of each kept vector (durable collections), for its log record.
+    std::vector<uint32_t> vector_crcs;
   };
   // One Add, AddWithNewIds or Remove waiting in the writer queue.
   struct WriteRequest {

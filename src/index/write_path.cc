@@ -177,16 +177,15 @@ StatusOr<TurboQuantIndex::Impl::EncodedRows> TurboQuantIndex::Impl::Encode(
   if (Status s = codec_->Encode(encoded, absl::MakeSpan(rows.codes)); !s.ok()) return s;
   // Kept vectors are the caller's own, so that Get returns what was added;
   // re-ranking normalizes them itself for the cosine metric.
-  if (options_.keep_vectors) rows.vectors = vectors;
-  if (catalog_ != nullptr && options_.keep_vectors) {
-    rows.vector_crcs.resize(rows.count);
-    for (size_t i = 0; i < rows.count; ++i) {
-      rows.vector_crcs[i] = storage::Crc32c(&vectors[i * dim], dim * sizeof(float));
-    }
-  }
-  // In the caller's thread, so that the group commit only names them.
   rows.chunks =
       BuildChunks(rows.codes.data(), options_.keep_vectors ? vectors.data() : nullptr, rows.count);
+  if (catalog_ != nullptr && options_.keep_vectors) {
+    for (const SegmentBuilder& chunk : rows.chunks) {
+      for (size_t at = 0; at < chunk.vectors.size(); at += dim) {
+        rows.vector_crcs.push_back(storage::Crc32c(&chunk.vectors[at], dim * sizeof(float)));
+      }
+    }
+  }
   return rows;
 }
 
@@ -343,7 +342,7 @@ void TurboQuantIndex::Impl::StageAdd(WriteRequest* request, Snapshot* next,
       storage::PendingRow row;
       row.id = ids[i];
       row.code.assign(reinterpret_cast<const char*>(&rows.codes[i * code_size]), code_size);
-      if (!rows.vectors.empty()) {
+      if (!rows.vector_crcs.empty()) {
         row.vector_ref = {vectors_log_->number(), request->log_offset + i * vector_bytes,
                           rows.vector_crcs[i]};
       }
@@ -355,12 +354,14 @@ void TurboQuantIndex::Impl::StageAdd(WriteRequest* request, Snapshot* next,
 
 Status TurboQuantIndex::Impl::LogGroupVectors(absl::Span<WriteRequest* const> group) {
   if (catalog_ == nullptr || !options_.keep_vectors) return absl::OkStatus();
+  // Each request's chunks in order, so that its vectors lie back to back.
   std::vector<absl::Span<const char>> parts;
   for (WriteRequest* request : group) {
-    if (request->rows == nullptr || request->rows->vectors.empty()) continue;
-    const absl::Span<const float> vectors = request->rows->vectors;
-    parts.emplace_back(reinterpret_cast<const char*>(vectors.data()),
-                       vectors.size() * sizeof(float));
+    if (request->rows == nullptr) continue;
+    for (const SegmentBuilder& chunk : request->rows->chunks) {
+      parts.emplace_back(reinterpret_cast<const char*>(chunk.vectors.data()),
+                         chunk.vectors.size() * sizeof(float));
+    }
   }
   if (parts.empty()) return absl::OkStatus();
   if (vectors_log_ == nullptr) {
@@ -374,8 +375,9 @@ Status TurboQuantIndex::Impl::LogGroupVectors(absl::Span<WriteRequest* const> gr
   if (!offsets.ok()) return offsets.status();
   size_t part = 0;
   for (WriteRequest* request : group) {
-    if (request->rows == nullptr || request->rows->vectors.empty()) continue;
-    request->log_offset = (*offsets)[part++];
+    if (request->rows == nullptr || request->rows->chunks.empty()) continue;
+    request->log_offset = (*offsets)[part];
+    part += request->rows->chunks.size();
   }
   return absl::OkStatus();
 }
