@@ -120,7 +120,9 @@ std::vector<SegmentBuilder> TurboQuantIndex::Impl::BuildChunks(const uint8_t* co
     const size_t take = std::min(count - done, kChunkRows);
     SegmentBuilder& chunk = chunks.emplace_back(*codec_);
     chunk.layout.Append(codes + done * code_size, take);
-    if (vectors != nullptr) chunk.vectors.assign(vectors + done * dim, vectors + (done + take) * dim);
+    if (vectors != nullptr) {
+      chunk.vectors.assign(vectors + done * dim, vectors + (done + take) * dim);
+    }
     done += take;
   }
   return chunks;
