@@ -79,8 +79,7 @@ void TurboQuantIndex::Impl::DropFromCatalog(const internal::SnapshotSegment& old
   }
 }
 
-TurboQuantIndex::Impl::RewriteRun TurboQuantIndex::Impl::ClaimSegments(size_t first,
-                                                                       size_t end) {
+TurboQuantIndex::Impl::RewriteRun TurboQuantIndex::Impl::ClaimSegments(size_t first, size_t end) {
   const std::shared_ptr<const Snapshot> current = Current();
   RewriteRun run(current->segments.begin() + first, current->segments.begin() + end);
   for (const SnapshotSegment& s : run) claimed_.insert(s.segment.get());
