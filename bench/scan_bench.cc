@@ -98,7 +98,7 @@ void BM_SingleQuery(benchmark::State& state) {
     const QueryTables tables(*d.codec, queries.data() + (i++ % 64) * dim, 1,
                              ScanObjective::kInnerProduct);
     best.assign(1, {});
-    ScanForCandidates(*d.layout, tables, 0, d.layout->num_blocks(), nullptr, kKeep, &best);
+    ScanForCandidates(*d.layout, tables, 0, d.layout->num_blocks(), RowMask(), kKeep, &best);
     benchmark::DoNotOptimize(best.data());
   }
   SetLabels(state, d, n, 1, Seconds(start));
@@ -116,7 +116,7 @@ void BM_Batch(benchmark::State& state) {
   for (auto _ : state) {
     const QueryTables tables(*d.codec, queries.data(), num_queries, ScanObjective::kInnerProduct);
     best.assign(num_queries, {});
-    ScanForCandidates(*d.layout, tables, 0, d.layout->num_blocks(), nullptr, kKeep, &best);
+    ScanForCandidates(*d.layout, tables, 0, d.layout->num_blocks(), RowMask(), kKeep, &best);
     benchmark::DoNotOptimize(best.data());
   }
   SetLabels(state, d, n, num_queries, Seconds(start));

@@ -187,6 +187,25 @@ TEST(IndexTest, ContainsAndStats) {
   EXPECT_GE(stats.code_bytes, 40u * 12);
 }
 
+// A delete copies the live-row page it changes, not the segment's whole
+// bitmap (200,000 rows: 25 KiB whole, pages of 2 KiB).
+TEST(IndexTest, ADeleteHoldsOnlyTheBitmapPageItChanges) {
+  constexpr int kRows = 200000;
+  auto index = MakeIndex({.dim = 4, .bits = 2}, testing::GaussianVectors(kRows, 4, 16));
+  ASSERT_TRUE(index->Compact().ok());
+  ASSERT_EQ(index->Stats().segments, 1);
+  EXPECT_EQ(index->Stats().live_bitmap_bytes, 0u);
+  ASSERT_EQ(*index->Remove({7}), 1);
+  const size_t one_page = index->Stats().live_bitmap_bytes;
+  EXPECT_GE(one_page, 2048u);
+  EXPECT_LT(one_page, 2048u + 1024u);
+  ASSERT_EQ(*index->Remove({8, kRows - 1}), 2);  // the same page, and the last
+  EXPECT_EQ(index->Stats().live_bitmap_bytes, one_page + 2048u);
+  EXPECT_FALSE(index->Contains(7));
+  EXPECT_TRUE(index->Contains(9));
+  EXPECT_EQ(index->size(), kRows - 3);
+}
+
 Status SearchError(const TurboQuantIndex& index, const std::vector<float>& queries,
                    const SearchParams& params) {
   return index.Search(queries, params).status();

@@ -213,9 +213,9 @@ TEST(ScanLayoutTest, ViewAndCloneMatchTheOriginal) {
     const std::vector<float> queries = GaussianVectors(3, 100, 1);
     const QueryTables tables(*codec, queries.data(), 3, ScanObjective::kInnerProduct);
     std::vector<std::vector<Candidate>> a, b, c;
-    ScanForCandidates(layout, tables, 0, layout.num_blocks(), nullptr, 10, &a);
-    ScanForCandidates(view, tables, 0, view.num_blocks(), nullptr, 10, &b);
-    ScanForCandidates(clone, tables, 0, clone.num_blocks(), nullptr, 10, &c);
+    ScanForCandidates(layout, tables, 0, layout.num_blocks(), RowMask(), 10, &a);
+    ScanForCandidates(view, tables, 0, view.num_blocks(), RowMask(), 10, &b);
+    ScanForCandidates(clone, tables, 0, clone.num_blocks(), RowMask(), 10, &c);
     for (size_t q = 0; q < 3; ++q) {
       EXPECT_EQ(TopRows(a[q], 10), TopRows(b[q], 10));
       EXPECT_EQ(TopRows(a[q], 10), TopRows(c[q], 10));
@@ -267,15 +267,14 @@ TEST(ScanTest, MatchesReferenceOnEveryTarget) {
     const std::vector<float> queries = GaussianVectors(num_queries, c.dim, 7);
     // About 30% of the rows, and 3 rows in every block (blocks with so few
     // allowed rows are scored one row at a time on AVX-512 VNNI).
-    std::vector<uint64_t> allowed((n + 63) / 64), sparse((n + 63) / 64);
+    RowBitmap allowed = RowBitmap::AllClear(n), sparse = RowBitmap::AllClear(n);
     for (int r = 0; r < n; ++r) {
-      if ((r * 2654435761u) % 10 < 3) allowed[r / 64] |= uint64_t{1} << (r % 64);
-      if (r % 32 == 1 || r % 32 == 17 || r % 32 == 30) sparse[r / 64] |= uint64_t{1} << (r % 64);
+      if ((r * 2654435761u) % 10 < 3) allowed.Set(r);
+      if (r % 32 == 1 || r % 32 == 17 || r % 32 == 30) sparse.Set(r);
     }
     for (ScanObjective objective :
          {ScanObjective::kInnerProduct, ScanObjective::kNegativeL2Partial}) {
-      const std::vector<const uint64_t*> bitmaps = {nullptr, allowed.data(), sparse.data()};
-      for (const uint64_t* bitmap : bitmaps) {
+      for (const RowMask bitmap : {RowMask(), allowed.mask(), sparse.mask()}) {
         std::vector<std::vector<Candidate>> reference;
         ScanForCandidatesReference(layout, *codec, queries.data(), num_queries, objective, bitmap,
                                    k, &reference);
@@ -283,7 +282,7 @@ TEST(ScanTest, MatchesReferenceOnEveryTarget) {
         for (int64_t target : Targets()) {
           hwy::SetSupportedTargetsForTest(target);
           SCOPED_TRACE(Name(*codec) + " target=" + hwy::TargetName(target) + " objective=" +
-                       std::to_string(int(objective)) + (bitmap ? " bitmap" : ""));
+                       std::to_string(int(objective)) + (bitmap.all() ? "" : " bitmap"));
           std::vector<std::vector<Candidate>> best;
           ScanForCandidates(layout, tables, 0, layout.num_blocks(), bitmap, keep, &best);
           ASSERT_EQ(best.size(), num_queries);
@@ -293,7 +292,7 @@ TEST(ScanTest, MatchesReferenceOnEveryTarget) {
             for (const Candidate& cand : best[q]) {
               ASSERT_LT(cand.row, uint32_t(n));
               ASSERT_TRUE(rows.insert(cand.row).second) << "duplicate row " << cand.row;
-              if (bitmap) ASSERT_TRUE((bitmap[cand.row / 64] >> (cand.row % 64)) & 1);
+              ASSERT_TRUE(bitmap.Row(cand.row));
             }
             for (const Candidate& ref : reference[q]) {
               EXPECT_TRUE(rows.count(ref.row)) << "query " << q << " lost row " << ref.row;
@@ -332,7 +331,7 @@ TEST(ScanTest, ApproximateScoresAreBoundedAndIdenticalToScalarStatement) {
       for (int int8 = 0; int8 < 2; ++int8) {
         if (int8 && !tables.data().int8_codebook.available) continue;
         std::vector<std::vector<Candidate>> scalar(num_queries);
-        ScanBlocksLutScalar(layout.data(), tables.data(), 0, layout.num_blocks(), nullptr, n,
+        ScanBlocksLutScalar(layout.data(), tables.data(), 0, layout.num_blocks(), RowMask(), n,
                             scalar.data(), int8 == 1);
         expected[int8].resize(num_queries);
         for (size_t q = 0; q < num_queries; ++q) {
@@ -347,7 +346,7 @@ TEST(ScanTest, ApproximateScoresAreBoundedAndIdenticalToScalarStatement) {
         // The AVX-512 VNNI target takes the int8 path for 3/4-bit indices.
         EXPECT_EQ(int8 == 1, target == HWY_AVX3_DL && tables.data().int8_codebook.available);
         std::vector<std::vector<Candidate>> best;
-        ScanForCandidates(layout, tables, 0, layout.num_blocks(), nullptr, n, &best);
+        ScanForCandidates(layout, tables, 0, layout.num_blocks(), RowMask(), n, &best);
         for (size_t q = 0; q < num_queries; ++q) {
           ASSERT_EQ(best[q].size(), size_t(n));
           for (const Candidate& cand : best[q]) {
@@ -413,13 +412,13 @@ TEST(ScanTest, CandidatesHoldTheReferenceTop10On20kRows) {
       const std::vector<float> queries = GaussianVectors(num_queries, dim, 12);
       std::vector<std::vector<Candidate>> reference;
       ScanForCandidatesReference(layout, *codec, queries.data(), num_queries,
-                                 ScanObjective::kInnerProduct, nullptr, k, &reference);
+                                 ScanObjective::kInnerProduct, RowMask(), k, &reference);
       const QueryTables tables(*codec, queries.data(), num_queries, ScanObjective::kInnerProduct);
       for (int64_t target : Targets()) {
         hwy::SetSupportedTargetsForTest(target);
         SCOPED_TRACE(Name(*codec) + " target=" + hwy::TargetName(target));
         std::vector<std::vector<Candidate>> best;
-        ScanForCandidates(layout, tables, 0, layout.num_blocks(), nullptr, keep, &best);
+        ScanForCandidates(layout, tables, 0, layout.num_blocks(), RowMask(), keep, &best);
         size_t found = 0;
         for (size_t q = 0; q < num_queries; ++q) {
           std::set<uint32_t> rows;
@@ -453,8 +452,8 @@ ScanRecall RecallOnSiftsmall(const Codec& codec, const Matrix& base, const Matri
   const ScanObjective objective = ScanObjective::kNegativeL2Partial;
   const QueryTables tables(codec, q.data(), queries.rows, objective);
   std::vector<std::vector<Candidate>> best, reference;
-  ScanForCandidates(layout, tables, 0, layout.num_blocks(), nullptr, 100, &best);
-  ScanForCandidatesReference(layout, codec, q.data(), queries.rows, objective, nullptr, 10,
+  ScanForCandidates(layout, tables, 0, layout.num_blocks(), RowMask(), 100, &best);
+  ScanForCandidatesReference(layout, codec, q.data(), queries.rows, objective, RowMask(), 10,
                              &reference);
   ScanRecall recall;
   for (int64_t i = 0; i < queries.rows; ++i) {
@@ -499,15 +498,15 @@ TEST(ScanTest, BitmapOfNothingReturnsNothing) {
   layout.Append(codes.data(), 100);
   const std::vector<float> queries = GaussianVectors(2, 128, 6);
   const QueryTables tables(*codec, queries.data(), 2, ScanObjective::kInnerProduct);
-  std::vector<uint64_t> none(2, 0);
+  RowBitmap none = RowBitmap::AllClear(100);
   std::vector<std::vector<Candidate>> best;
-  ScanForCandidates(layout, tables, 0, layout.num_blocks(), none.data(), 10, &best);
+  ScanForCandidates(layout, tables, 0, layout.num_blocks(), none.mask(), 10, &best);
   ASSERT_EQ(best.size(), 2u);
   EXPECT_TRUE(best[0].empty());
   EXPECT_TRUE(best[1].empty());
   // Only row 70 allowed.
-  none[1] = uint64_t{1} << 6;
-  ScanForCandidates(layout, tables, 0, layout.num_blocks(), none.data(), 10, &best);
+  none.Set(70);
+  ScanForCandidates(layout, tables, 0, layout.num_blocks(), none.mask(), 10, &best);
   ASSERT_EQ(best[0].size(), 1u);
   EXPECT_EQ(best[0][0].row, 70u);
 }
@@ -523,15 +522,15 @@ TEST(ScanTest, RangesMergeLikeOneScan) {
   const std::vector<float> queries = GaussianVectors(5, 128, 10);
   const QueryTables tables(*codec, queries.data(), 5, ScanObjective::kNegativeL2Partial);
   std::vector<std::vector<Candidate>> whole, parts;
-  ScanForCandidates(layout, tables, 0, layout.num_blocks(), nullptr, 20, &whole);
+  ScanForCandidates(layout, tables, 0, layout.num_blocks(), RowMask(), 20, &whole);
   for (size_t b = 0; b < layout.num_blocks(); b += 7) {
-    ScanForCandidates(layout, tables, b, b + 7, nullptr, 20, &parts);
+    ScanForCandidates(layout, tables, b, b + 7, RowMask(), 20, &parts);
   }
   for (size_t q = 0; q < 5; ++q) {
     EXPECT_EQ(TopRows(whole[q], 20), TopRows(parts[q], 20));
   }
   // A smaller keep trims what is already there.
-  ScanForCandidates(layout, tables, 0, 0, nullptr, 3, &parts);
+  ScanForCandidates(layout, tables, 0, 0, RowMask(), 3, &parts);
   EXPECT_EQ(parts[0].size(), 3u);
 }
 

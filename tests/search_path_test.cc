@@ -46,8 +46,8 @@ struct MixedSegment {
     layout.Append(codes.data(), kRows);
     segment.segment = std::make_shared<Segment>(std::move(layout), std::move(ids),
                                                 std::vector<float>{}, std::vector<uint64_t>{});
-    auto live = std::make_shared<std::vector<uint64_t>>((kRows + 63) / 64, ~uint64_t{0});
-    for (size_t row = 0; row < kRows; row += 5) (*live)[row / 64] &= ~(uint64_t{1} << (row % 64));
+    auto live = MutableLive(nullptr, kRows);
+    for (size_t row = 0; row < kRows; row += 5) live->Clear(row);
     segment.live = live;
   }
 };

@@ -12,7 +12,6 @@
 
 namespace turboquant {
 
-using internal::AllLive;
 using internal::Segment;
 using internal::SegmentBuilder;
 using internal::Snapshot;
@@ -73,16 +72,15 @@ void TurboQuantIndex::Impl::CommitChunkMerge(const RewriteRun& run,
   }
   // Rows live when the run was claimed are the merged rows, in order; those
   // deleted since are dead in the merged chunk.
-  std::shared_ptr<std::vector<uint64_t>> live;
+  std::shared_ptr<RowBitmap> live;
   size_t merged_row = 0, live_rows = chunk->rows();
   for (size_t s = 0; s < run.size(); ++s) {
     const SnapshotSegment& now = current->segments[first + s];
     for (size_t row = 0; row < run[s].segment->rows(); ++row) {
       if (!internal::IsLive(run[s].live, row)) continue;
       if (!internal::IsLive(now.live, row)) {
-        if (live == nullptr)
-          live = std::make_shared<std::vector<uint64_t>>(*AllLive(chunk->rows()));
-        (*live)[merged_row / 64] &= ~(uint64_t{1} << (merged_row % 64));
+        if (live == nullptr) live = internal::MutableLive(nullptr, chunk->rows());
+        live->Clear(merged_row);
         --live_rows;
       }
       ++merged_row;

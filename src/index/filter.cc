@@ -80,11 +80,6 @@ bool Filter::Matches(int64_t id) const {
 namespace internal {
 namespace {
 
-using Bitmap = std::vector<uint64_t>;
-
-void SetRow(Bitmap* rows, size_t row) { (*rows)[row / 64] |= uint64_t{1} << (row % 64); }
-void ClearRow(Bitmap* rows, size_t row) { (*rows)[row / 64] &= ~(uint64_t{1} << (row % 64)); }
-
 // Calls fn(row) for every row of `segment` whose id `ids` (sorted, unique)
 // lists: by probing the segment's id index with each listed id, or, when the
 // segment has fewer rows than the list has ids, by looking each row's id up
@@ -104,29 +99,25 @@ void ForEachListedRow(const Segment& segment, absl::Span<const int64_t> ids, Fn 
 
 LiveRows FilterAccess::SearchableRows(const Filter& filter, const SnapshotSegment& segment) {
   const Segment& rows = *segment.segment;
-  const size_t words = (rows.rows() + 63) / 64;
   switch (filter.kind_) {
     case Filter::Kind::kAll:
       return segment.live;
     case Filter::Kind::kAllow: {
-      auto allowed = std::make_shared<Bitmap>(words, 0);
+      auto allowed = std::make_shared<RowBitmap>(RowBitmap::AllClear(rows.rows()));
       for (const uint32_t row : *filter.ids_->RowsIn(segment.segment)) {
-        if (IsLive(segment.live, row)) SetRow(allowed.get(), row);
+        if (IsLive(segment.live, row)) allowed->Set(row);
       }
       return allowed;
     }
     case Filter::Kind::kExclude: {
-      auto allowed = segment.live ? std::make_shared<Bitmap>(*segment.live)
-                                  : std::make_shared<Bitmap>(words, ~uint64_t{0});
-      for (const uint32_t row : *filter.ids_->RowsIn(segment.segment)) {
-        ClearRow(allowed.get(), row);
-      }
+      auto allowed = MutableLive(segment.live, rows.rows());
+      for (const uint32_t row : *filter.ids_->RowsIn(segment.segment)) allowed->Clear(row);
       return allowed;
     }
     case Filter::Kind::kBitmap: {
-      auto allowed = std::make_shared<Bitmap>(words, 0);
+      auto allowed = std::make_shared<RowBitmap>(RowBitmap::AllClear(rows.rows()));
       for (size_t row = 0; row < rows.rows(); ++row) {
-        if (IsLive(segment.live, row) && filter.Matches(rows.id(row))) SetRow(allowed.get(), row);
+        if (IsLive(segment.live, row) && filter.Matches(rows.id(row))) allowed->Set(row);
       }
       return allowed;
     }

@@ -124,11 +124,6 @@ struct SegmentBuilder {
   }
 };
 
-inline LiveRows AllLive(size_t rows) {
-  auto bitmap = std::make_shared<std::vector<uint64_t>>((rows + 63) / 64, ~uint64_t{0});
-  return bitmap;
-}
-
 // The Status for an exception that reached a public call or a library
 // thread: ResourceExhausted for std::bad_alloc, else Internal naming it.
 Status ExceptionStatus(const std::exception& e);
@@ -138,6 +133,7 @@ Status ExceptionStatus(const std::exception& e);
 class TurboQuantIndex::Impl {
  public:
   using LiveRows = internal::LiveRows;
+  using RowBitmap = internal::RowBitmap;
   using Segment = internal::Segment;
   using Snapshot = internal::Snapshot;
   using SnapshotSegment = internal::SnapshotSegment;

@@ -44,7 +44,7 @@ IndexStats TurboQuantIndex::Impl::Stats() const {
       stats.vector_bytes += s.segment->rows() * options_.dim * sizeof(float);
     }
     if (s.segment->has_file()) stats.bytes_on_disk += s.segment->file()->file_bytes();
-    if (s.live != nullptr) stats.live_bitmap_bytes += s.live->size() * sizeof(uint64_t);
+    if (s.live != nullptr) stats.live_bitmap_bytes += s.live->HeldBytes();
     if (s.segment->unsealed()) {
       stats.unsealed += static_cast<int64_t>(s.segment->rows());
       stats.unsealed_bytes += s.segment->layout().memory_bytes() +

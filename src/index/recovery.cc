@@ -9,7 +9,6 @@
 
 namespace turboquant {
 
-using internal::AllLive;
 using internal::Segment;
 using internal::Snapshot;
 using internal::SnapshotSegment;
@@ -44,7 +43,7 @@ StatusOr<std::shared_ptr<Snapshot>> TurboQuantIndex::Impl::SnapshotFromCatalog(
     next->segments.push_back({std::move(segment), nullptr, record.rows});
   }
   // Tombstones clear bits of one mutable bitmap per segment, frozen after.
-  absl::flat_hash_map<size_t, std::shared_ptr<std::vector<uint64_t>>> live_bits;
+  absl::flat_hash_map<size_t, std::shared_ptr<RowBitmap>> live_bits;
   for (const storage::Tombstone& tomb : contents.tombstones) {
     auto it = index_of_segment.find(tomb.segment_id);
     if (it == index_of_segment.end() || tomb.row >= next->segments[it->second].segment->rows()) {
@@ -54,10 +53,9 @@ StatusOr<std::shared_ptr<Snapshot>> TurboQuantIndex::Impl::SnapshotFromCatalog(
     }
     SnapshotSegment& s = next->segments[it->second];
     auto& live = live_bits[it->second];
-    if (live == nullptr)
-      live = std::make_shared<std::vector<uint64_t>>(*AllLive(s.segment->rows()));
-    if ((*live)[tomb.row / 64] >> (tomb.row % 64) & 1) --s.live_rows;
-    (*live)[tomb.row / 64] &= ~(uint64_t{1} << (tomb.row % 64));
+    if (live == nullptr) live = internal::MutableLive(nullptr, s.segment->rows());
+    if (live->Test(tomb.row)) --s.live_rows;
+    live->Clear(tomb.row);
   }
   for (auto& [segment, live] : live_bits) next->segments[segment].live = std::move(live);
   // Replay the acknowledged writes that were not sealed.

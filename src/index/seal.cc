@@ -12,7 +12,6 @@
 
 namespace turboquant {
 
-using internal::AllLive;
 using internal::Segment;
 using internal::SegmentBuilder;
 using internal::SegmentPath;
@@ -185,13 +184,12 @@ Status TurboQuantIndex::Impl::CommitRewrite(
   size_t source = 0;
   for (const auto& segment : merged) {
     SnapshotSegment out{segment, nullptr, segment->rows()};
-    std::shared_ptr<std::vector<uint64_t>> live;
+    std::shared_ptr<RowBitmap> live;
     for (size_t row = 0; row < segment->rows(); ++row, ++source) {
       const SnapshotSegment& from = now[sources[source] >> 32];
       if (internal::IsLive(from.live, sources[source] & 0xffffffffu)) continue;
-      if (live == nullptr)
-        live = std::make_shared<std::vector<uint64_t>>(*AllLive(segment->rows()));
-      (*live)[row / 64] &= ~(uint64_t{1} << (row % 64));
+      if (live == nullptr) live = internal::MutableLive(nullptr, segment->rows());
+      live->Clear(row);
       --out.live_rows;
       if (segment->has_file()) {
         batch->Put(storage::Catalog::TombstoneKey(segment->segment_id(), row), "");

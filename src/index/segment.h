@@ -122,11 +122,18 @@ void Segment::ForEachRowOf(absl::Span<const int64_t> ids, Fn fn) const {
   }
 }
 
-// Which rows of a segment are live in a snapshot; null = all.
-using LiveRows = std::shared_ptr<const std::vector<uint64_t>>;
+// Which rows of a segment are live in a snapshot; null = all. Snapshots share
+// the pages of these bitmaps that deletes leave alone (row_mask.h).
+using LiveRows = std::shared_ptr<const RowBitmap>;
 
-inline bool IsLive(const LiveRows& live, size_t row) {
-  return live == nullptr || ((*live)[row / 64] >> (row % 64) & 1) != 0;
+inline bool IsLive(const LiveRows& live, size_t row) { return live == nullptr || live->Test(row); }
+
+inline RowMask MaskOf(const LiveRows& rows) { return rows ? rows->mask() : RowMask(); }
+
+// A private copy of `from` (every row of `rows` live when null) to clear rows
+// of before it is published: it copies only the pages it changes.
+inline std::shared_ptr<RowBitmap> MutableLive(const LiveRows& from, size_t rows) {
+  return std::make_shared<RowBitmap>(from ? *from : RowBitmap::AllSet(rows));
 }
 
 }  // namespace turboquant::internal

@@ -117,7 +117,7 @@ std::vector<std::vector<Hit>> ScanSnapshot(const Snapshot& snapshot,
     const ScanLayout& layout = snapshot.segments[task.segment].segment->layout();
     // Filtered scans prefetch the blocks with searchable rows themselves.
     ScanForCandidates(layout, *tables[task.chunk], task.block_begin, task.block_end,
-                      rows ? rows->data() : nullptr, request.rescore, &found[t]);
+                      MaskOf(rows), request.rescore, &found[t]);
   });
   std::vector<std::vector<Hit>> hits(request.num_queries);
   for (size_t t = 0; t < tasks.size(); ++t) {

@@ -11,7 +11,6 @@
 
 namespace turboquant {
 
-using internal::AllLive;
 using internal::kChunkRows;
 using internal::Segment;
 using internal::SegmentBuilder;
@@ -91,14 +90,11 @@ Status TurboQuantIndex::Impl::CheckBatchIds(absl::Span<const int64_t> ids) const
 void TurboQuantIndex::Impl::DeleteRows(const std::vector<Location>& rows, Snapshot* next,
                                        rocksdb::WriteBatch* batch) {
   for (SnapshotSegment& s : next->segments) {
-    std::shared_ptr<std::vector<uint64_t>> live;
+    std::shared_ptr<internal::RowBitmap> live;
     for (const Location& location : rows) {
       if (location.segment != s.segment.get()) continue;
-      if (live == nullptr) {
-        live =
-            std::make_shared<std::vector<uint64_t>>(s.live ? *s.live : *AllLive(s.segment->rows()));
-      }
-      (*live)[location.row / 64] &= ~(uint64_t{1} << (location.row % 64));
+      if (live == nullptr) live = internal::MutableLive(s.live, s.segment->rows());
+      live->Clear(location.row);
       --s.live_rows;
       if (s.segment->has_file()) {
         batch->Put(storage::Catalog::TombstoneKey(s.segment->segment_id(), location.row), "");

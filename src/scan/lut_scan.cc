@@ -57,7 +57,7 @@ namespace hn = hwy::HWY_NAMESPACE;
 
 // One-lane vectors have no byte shuffle: use the scalar statement.
 void ScanBlocksLut(const ScanLayout::Data& layout, const QueryTables::Data& tables,
-                   size_t block_begin, size_t block_end, const uint64_t* allowed, size_t keep,
+                   size_t block_begin, size_t block_end, RowMask allowed, size_t keep,
                    std::vector<Candidate>* best) {
   ScanBlocksLutScalar(layout, tables, block_begin, block_end, allowed, keep, best,
                       /*int8_mse=*/false);
@@ -659,17 +659,17 @@ HWY_INLINE void PrefetchBlock(const ScanLayout::Data& layout, size_t b, uint32_t
 class FilteredPrefetcher {
  public:
   FilteredPrefetcher(const ScanLayout::Data& layout, ScanObjective objective,
-                     const uint64_t* allowed, size_t begin, size_t end)
+                     RowMask allowed, size_t begin, size_t end)
       : layout_(layout),
         norms_(ScoresUseNorms(layout, objective)),
         allowed_(allowed),
         next_(begin),
         end_(end) {
-    if (allowed_ != nullptr) Refill();
+    if (!allowed_.all()) Refill();
   }
   // Called for every block the scan scores.
   void Scored() {
-    if (allowed_ == nullptr) return;
+    if (allowed_.all()) return;
     --in_flight_;
     Refill();
   }
@@ -678,7 +678,7 @@ class FilteredPrefetcher {
   static constexpr size_t kAhead = 16;
   void Refill() {
     for (; next_ < end_ && in_flight_ < kAhead; ++next_) {
-      const uint32_t rows = BlockAllowedBits(allowed_, next_) & BlockValidBits(layout_.size, next_);
+      const uint32_t rows = allowed_.Block(next_) & BlockValidBits(layout_.size, next_);
       if (rows == 0) continue;
       PrefetchBlock(layout_, next_, PositionBits(rows), norms_);
       ++in_flight_;
@@ -686,14 +686,14 @@ class FilteredPrefetcher {
   }
   const ScanLayout::Data& layout_;
   const bool norms_;  // the scores read the norms (ScoresUseNorms)
-  const uint64_t* allowed_;
+  RowMask allowed_;
   size_t next_, end_;
   size_t in_flight_ = 0;
 };
 
 template <size_t kQ>
 void ScanTile(const ScanLayout::Data& layout, const QueryTables::Data& tables, size_t block_begin,
-              size_t block_end, size_t q0, const uint64_t* allowed, TopCandidates* top) {
+              size_t block_end, size_t q0, RowMask allowed, TopCandidates* top) {
   const CodeShape& s = layout.shape;
   const uint8_t* mse_tables[kQ];
   const uint8_t* sign_tables[kQ];
@@ -712,7 +712,7 @@ void ScanTile(const ScanLayout::Data& layout, const QueryTables::Data& tables, s
   HWY_ALIGN uint8_t partial_pair[Dense3Shape::kPairBytes];
   FilteredPrefetcher prefetcher(layout, tables.objective, allowed, block_begin, block_end);
   for (size_t b = block_begin; b < block_end; ++b) {
-    const uint32_t row_bits = BlockAllowedBits(allowed, b) & BlockValidBits(layout.size, b);
+    const uint32_t row_bits = allowed.Block(b) & BlockValidBits(layout.size, b);
     if (row_bits == 0) continue;
     prefetcher.Scored();
     const uint8_t* block = layout.block(b);
@@ -762,7 +762,7 @@ void ScanTile(const ScanLayout::Data& layout, const QueryTables::Data& tables, s
 }
 
 void ScanBlocksLut(const ScanLayout::Data& layout, const QueryTables::Data& tables,
-                   size_t block_begin, size_t block_end, const uint64_t* allowed, size_t keep,
+                   size_t block_begin, size_t block_end, RowMask allowed, size_t keep,
                    std::vector<Candidate>* best) {
   const size_t num_queries = tables.num_queries;
   std::vector<TopCandidates> top;
@@ -821,7 +821,7 @@ bool ScanUsesInt8Dot(const QueryTables& tables) {
 }
 
 void ScanForCandidates(const ScanLayout& layout, const QueryTables& tables, size_t block_begin,
-                       size_t block_end, const uint64_t* allowed, size_t keep,
+                       size_t block_end, RowMask allowed, size_t keep,
                        std::vector<std::vector<Candidate>>* best) {
   const ScanLayout::Data& l = layout.data();
   const QueryTables::Data& t = tables.data();

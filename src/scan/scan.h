@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
+#include "src/scan/row_mask.h"
 #include "turboquant/codec.h"
 
 namespace turboquant::internal {
@@ -125,18 +126,17 @@ class QueryTables {
 
 // Scans blocks [block_begin, block_end) for every query of `tables` and merges
 // into (*best)[q] the best `keep` rows by approximate score (unsorted is fine;
-// the vector holds at most `keep` entries on return). `allowed` is null or a
-// bitmap over rows (bit r set = row r may be returned). Thread-safe for
-// concurrent calls on distinct `best` outputs. `best` is resized to
-// num_queries if it is smaller.
+// the vector holds at most `keep` entries on return), of the rows `allowed`
+// admits. Thread-safe for concurrent calls on distinct `best` outputs. `best`
+// is resized to num_queries if it is smaller.
 void ScanForCandidates(const ScanLayout& layout, const QueryTables& tables, size_t block_begin,
-                       size_t block_end, const uint64_t* allowed, size_t keep,
+                       size_t block_end, RowMask allowed, size_t keep,
                        std::vector<std::vector<Candidate>>* best);
 
 // The same result computed with plain scalar float code (the exact float
 // estimator of the codec on every row), for tests.
 void ScanForCandidatesReference(const ScanLayout& layout, const Codec& codec, const float* queries,
-                                size_t num_queries, ScanObjective objective, const uint64_t* allowed,
+                                size_t num_queries, ScanObjective objective, RowMask allowed,
                                 size_t keep, std::vector<std::vector<Candidate>>* best);
 
 }  // namespace turboquant::internal

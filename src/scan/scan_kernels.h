@@ -21,7 +21,7 @@ namespace turboquant::internal {
 // it with. int8_mse: the MSE section by the int8 dot product of the AVX-512
 // VNNI target (query_tables.h, Int8Codebook) instead of the u8 tables.
 void ScanBlocksLutScalar(const ScanLayout::Data& layout, const QueryTables::Data& tables,
-                         size_t block_begin, size_t block_end, const uint64_t* allowed,
+                         size_t block_begin, size_t block_end, RowMask allowed,
                          size_t keep, std::vector<Candidate>* best, bool int8_mse);
 
 // Whether ScanForCandidates, on the CPU target chosen now, scores the MSE
@@ -32,7 +32,7 @@ bool ScanUsesInt8Dot(const QueryTables& tables);
 // MSE indices wider than 4 bits: every row scored with the codec's float
 // estimator (exact, slow).
 void ScanBlocksGeneric(const ScanLayout::Data& layout, const QueryTables::Data& tables,
-                       size_t block_begin, size_t block_end, const uint64_t* allowed, size_t keep,
+                       size_t block_begin, size_t block_end, RowMask allowed, size_t keep,
                        std::vector<Candidate>* best);
 
 // Whether this CPU has AVX512-VNNI and AVX512-VBMI, which the int8 MSE path

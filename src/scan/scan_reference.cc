@@ -9,7 +9,7 @@
 namespace turboquant::internal {
 
 void ScanForCandidatesReference(const ScanLayout& layout, const Codec& codec, const float* queries,
-                                size_t num_queries, ScanObjective objective, const uint64_t* allowed,
+                                size_t num_queries, ScanObjective objective, RowMask allowed,
                                 size_t keep, std::vector<std::vector<Candidate>>* best) {
   if (best->size() < num_queries) best->resize(num_queries);
   std::vector<uint8_t> code(codec.code_size());
@@ -18,7 +18,7 @@ void ScanForCandidatesReference(const ScanLayout& layout, const Codec& codec, co
     codec.PrepareQuery(queries + q * codec.dim(), &prepared);
     TopCandidates top(&(*best)[q], keep);
     for (size_t row = 0; row < layout.size(); ++row) {
-      if (!RowAllowed(allowed, row)) continue;
+      if (!allowed.Row(row)) continue;
       layout.ExtractCode(row, code.data());
       const float ip = codec.EstimateInnerProduct(prepared, code.data());
       top.Push(ObjectiveScore(objective, ip, codec.StoredNorm(code.data())),
@@ -28,7 +28,7 @@ void ScanForCandidatesReference(const ScanLayout& layout, const Codec& codec, co
 }
 
 void ScanBlocksGeneric(const ScanLayout::Data& layout, const QueryTables::Data& tables,
-                       size_t block_begin, size_t block_end, const uint64_t* allowed, size_t keep,
+                       size_t block_begin, size_t block_end, RowMask allowed, size_t keep,
                        std::vector<Candidate>* best) {
   const Codec& codec = *tables.codec;
   std::vector<uint8_t> code(codec.code_size());
@@ -36,7 +36,7 @@ void ScanBlocksGeneric(const ScanLayout::Data& layout, const QueryTables::Data& 
   top.reserve(tables.num_queries);
   for (size_t q = 0; q < tables.num_queries; ++q) top.emplace_back(&best[q], keep);
   for (size_t b = block_begin; b < block_end; ++b) {
-    const uint32_t bits = BlockAllowedBits(allowed, b) & BlockValidBits(layout.size, b);
+    const uint32_t bits = allowed.Block(b) & BlockValidBits(layout.size, b);
     for (size_t v = 0; v < kBlockVectors; ++v) {
       if (!((bits >> v) & 1)) continue;
       const size_t row = b * kBlockVectors + v;
@@ -51,7 +51,7 @@ void ScanBlocksGeneric(const ScanLayout::Data& layout, const QueryTables::Data& 
 }
 
 void ScanBlocksLutScalar(const ScanLayout::Data& layout, const QueryTables::Data& tables,
-                         size_t block_begin, size_t block_end, const uint64_t* allowed,
+                         size_t block_begin, size_t block_end, RowMask allowed,
                          size_t keep, std::vector<Candidate>* best, bool int8_mse) {
   const CodeShape& s = layout.shape;
   for (size_t q = 0; q < tables.num_queries; ++q) {
@@ -59,7 +59,7 @@ void ScanBlocksLutScalar(const ScanLayout::Data& layout, const QueryTables::Data
     const uint8_t* table = tables.tables_of(q);
     const QueryScale& scale = tables.scales[q];
     for (size_t b = block_begin; b < block_end; ++b) {
-      const uint32_t bits = BlockAllowedBits(allowed, b) & BlockValidBits(layout.size, b);
+      const uint32_t bits = allowed.Block(b) & BlockValidBits(layout.size, b);
       if (bits == 0) continue;
       const uint8_t* block = layout.block(b);
       for (size_t p = 0; p < kBlockVectors; ++p) {

@@ -118,16 +118,6 @@ class TopCandidates {
   float threshold_;
 };
 
-inline bool RowAllowed(const uint64_t* allowed, size_t row) {
-  return allowed == nullptr || ((allowed[row / 64] >> (row % 64)) & 1) != 0;
-}
-
-// The allowed bits of the 32 rows of block b (all ones without a bitmap).
-inline uint32_t BlockAllowedBits(const uint64_t* allowed, size_t b) {
-  if (allowed == nullptr) return 0xFFFFFFFFu;
-  return static_cast<uint32_t>(allowed[b / 2] >> (32 * (b % 2)));
-}
-
 }  // namespace turboquant::internal
 
 #endif  // TURBOQUANT_SRC_SCAN_TOP_CANDIDATES_H_

@@ -54,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const internal::QueryTables tables(TheCodec(), query.data(), 1,
                                      internal::ScanObjective::kInnerProduct);
   std::vector<std::vector<internal::Candidate>> best;
-  internal::ScanForCandidates(segment.layout(), tables, 0, segment.layout().num_blocks(), nullptr,
+  internal::ScanForCandidates(segment.layout(), tables, 0, segment.layout().num_blocks(), internal::RowMask(),
                               10, &best);
   return 0;
 }
