@@ -279,7 +279,7 @@ TEST(ScanTest, MatchesReferenceOnEveryTarget) {
         std::vector<std::vector<Candidate>> reference;
         ScanForCandidatesReference(layout, *codec, queries.data(), num_queries, objective, bitmap,
                                    k, &reference);
-        const QueryTables tables(*codec, queries.data(), num_queries, objective);
+        const QueryTables tables(*codec, queries.data(), num_queries, objective, TableForms::kAll);
         for (int64_t target : Targets()) {
           hwy::SetSupportedTargetsForTest(target);
           SCOPED_TRACE(Name(*codec) + " target=" + hwy::TargetName(target) + " objective=" +
@@ -326,7 +326,7 @@ TEST(ScanTest, ApproximateScoresAreBoundedAndIdenticalToScalarStatement) {
     const std::vector<float> queries = GaussianVectors(num_queries, c.dim, 9);
     for (ScanObjective objective :
          {ScanObjective::kInnerProduct, ScanObjective::kNegativeL2Partial}) {
-      const QueryTables tables(*codec, queries.data(), num_queries, objective);
+      const QueryTables tables(*codec, queries.data(), num_queries, objective, TableForms::kAll);
       // expected[int8][q][row]
       std::vector<std::map<uint32_t, float>> expected[2];
       for (int int8 = 0; int8 < 2; ++int8) {
@@ -399,6 +399,37 @@ TEST(ScanTest, ApproximateScoresAreBoundedAndIdenticalToScalarStatement) {
   }
 }
 
+// Tables of only the scanned form (what searches build) hold the u8 MSE
+// tables or the int8 query, not both, and score exactly as tables of both forms.
+TEST(ScanTest, ScannedFormTablesScoreLikeAllForms) {
+  const int n = 300;
+  const size_t num_queries = 3;
+  for (const Case& c : ScanCases()) {
+    auto codec = MakeCodec(c.kind, c.dim, c.bits);
+    SCOPED_TRACE(Name(*codec));
+    const std::vector<uint8_t> codes = Encode(*codec, Data(n, c.dim, 400 + c.bits));
+    ScanLayout layout(*codec);
+    layout.Append(codes.data(), n);
+    if (!layout.uses_lookup_tables()) continue;
+    const std::vector<float> queries = GaussianVectors(num_queries, c.dim, 13);
+    const ScanObjective objective = ScanObjective::kNegativeL2Partial;
+    const QueryTables all(*codec, queries.data(), num_queries, objective, TableForms::kAll);
+    const QueryTables scanned(*codec, queries.data(), num_queries, objective);
+    const bool int8 = ScanUsesInt8Dot(all);
+    EXPECT_EQ(scanned.data().int8_mse, int8);
+    EXPECT_EQ(scanned.data().u8_mse, !int8);
+    std::vector<std::vector<Candidate>> want, got;
+    ScanForCandidates(layout, all, 0, layout.num_blocks(), nullptr, n, &want);
+    ScanForCandidates(layout, scanned, 0, layout.num_blocks(), nullptr, n, &got);
+    for (size_t q = 0; q < num_queries; ++q) {
+      std::map<uint32_t, float> scores;
+      for (const Candidate& cand : want[q]) scores[cand.row] = cand.score;
+      ASSERT_EQ(got[q].size(), size_t(n));
+      for (const Candidate& cand : got[q]) ASSERT_EQ(cand.score, scores[cand.row]);
+    }
+  }
+}
+
 // On more data the candidates of k' = 100 still hold the float estimator's
 // top 10 (what the index re-scores), on every target.
 TEST(ScanTest, CandidatesHoldTheReferenceTop10On20kRows) {
@@ -414,7 +445,8 @@ TEST(ScanTest, CandidatesHoldTheReferenceTop10On20kRows) {
       std::vector<std::vector<Candidate>> reference;
       ScanForCandidatesReference(layout, *codec, queries.data(), num_queries,
                                  ScanObjective::kInnerProduct, nullptr, k, &reference);
-      const QueryTables tables(*codec, queries.data(), num_queries, ScanObjective::kInnerProduct);
+      const QueryTables tables(*codec, queries.data(), num_queries, ScanObjective::kInnerProduct,
+                               TableForms::kAll);
       for (int64_t target : Targets()) {
         hwy::SetSupportedTargetsForTest(target);
         SCOPED_TRACE(Name(*codec) + " target=" + hwy::TargetName(target));
