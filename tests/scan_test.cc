@@ -2,18 +2,21 @@
 // the SIMD scan against the float reference on every compiled Highway target,
 // the allowed bitmap, both objectives, the error of the u8 tables, and the
 // size and recall of dense 3-bit codes.
+#include "src/scan/scan.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "hwy/targets.h"
+#include "src/scan/mse_estimate.h"
 #include "src/scan/query_tables.h"
-#include "src/scan/scan.h"
 #include "src/scan/scan_kernels.h"
 #include "src/scan/scan_layout.h"
 #include "tests/test_util.h"
@@ -427,6 +430,36 @@ TEST(ScanTest, ScannedFormTablesScoreLikeAllForms) {
       ASSERT_EQ(got[q].size(), size_t(n));
       for (const Candidate& cand : got[q]) ASSERT_EQ(cand.score, scores[cand.row]);
     }
+  }
+}
+
+// The re-scoring estimate of 4-bit rows (SIMD where the target has it) has
+// the bits of the scalar MseEstimate<4>, for dims with and without a tail.
+TEST(ScanTest, MseEstimates4EqualsScalarEstimate) {
+  std::mt19937 rng(17);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::normal_distribution<float> normal;
+  std::vector<float> centroids(16);
+  for (float& c : centroids) c = normal(rng);
+  for (size_t dim : {size_t{128}, size_t{100}, size_t{7}, size_t{33}}) {
+    SCOPED_TRACE(dim);
+    const size_t rows = 5, bytes = (dim + 1) / 2;
+    std::vector<uint8_t> packed(rows * bytes);
+    for (uint8_t& b : packed) b = static_cast<uint8_t>(byte(rng));
+    std::vector<float> rotated(dim), scalars(rows), got(rows), scratch(dim);
+    for (float& x : rotated) x = normal(rng);
+    for (float& x : scalars) x = normal(rng);
+    for (int64_t target : Targets()) {
+      hwy::SetSupportedTargetsForTest(target);
+      SCOPED_TRACE(hwy::TargetName(target));
+      MseEstimates4(packed.data(), rows, centroids.data(), rotated.data(), dim, scalars.data(),
+                    got.data());
+      for (size_t h = 0; h < rows; ++h) {
+        EXPECT_EQ(got[h], MseEstimate<4>(&packed[h * bytes], centroids.data(), rotated.data(), dim,
+                                         scalars[h], scratch.data()));
+      }
+    }
+    hwy::SetSupportedTargetsForTest(0);
   }
 }
 
