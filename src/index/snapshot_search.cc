@@ -131,6 +131,44 @@ std::vector<std::vector<Hit>> ScanSnapshot(const Snapshot& snapshot,
   return hits;
 }
 
+// MseCodec's estimate of <query, row> for every hit, from the flat bytes
+// that the scan layout keeps for MSE indices of 1, 2 or 4 bits: first every
+// hit's bytes, which lie two per cache line of its block, so that their
+// misses overlap (decoding each row right after its loads left them waiting
+// one row at a time), then the estimates from that contiguous copy.
+std::vector<float> MseInnerProducts(const Snapshot& snapshot, const MseCodec& codec,
+                                    const CodeShape& shape, const Codec::PreparedQuery& prepared,
+                                    const std::vector<Hit>& hits) {
+  const size_t bytes = shape.mse.flat_bytes;
+  std::vector<uint8_t> packed(hits.size() * bytes);
+  std::vector<float> scalars(hits.size());
+  for (size_t h = 0; h < hits.size(); ++h) {
+    const ScanLayout::Data& data = snapshot.segments[hits[h].segment].segment->layout().data();
+    const size_t v = hits[h].row % kBlockVectors;
+    const uint8_t* at = data.block(hits[h].row / kBlockVectors) + BlockByteOffset(0, v);
+    for (size_t g = 0; g < bytes; ++g) packed[h * bytes + g] = at[BlockByteOffset(g, 0)];
+    scalars[h] = data.scalars[hits[h].row - v + FloatPosition(v)];
+  }
+  const float* centroids = codec.codebook().centroids().data();
+  std::vector<float> ips(hits.size());
+  if (shape.index_bits == 4) {
+    MseEstimates4(packed.data(), hits.size(), centroids, prepared.rotated.data(), shape.dim,
+                  scalars.data(), ips.data());
+    return ips;
+  }
+  std::vector<float> reconstructed(shape.dim);
+  for (size_t h = 0; h < hits.size(); ++h) {
+    const auto estimate = [&](auto bits) {
+      return MseEstimate<decltype(bits)::value>(&packed[h * bytes], centroids,
+                                                prepared.rotated.data(), shape.dim, scalars[h],
+                                                reconstructed.data());
+    };
+    ips[h] = shape.index_bits == 1 ? estimate(std::integral_constant<int, 1>())
+                                   : estimate(std::integral_constant<int, 2>());
+  }
+  return ips;
+}
+
 // Sets hit.score of every hit to the codec's float estimate of the objective.
 void EstimateHits(const Snapshot& snapshot, const Codec& codec, Metric metric,
                   const Codec::PreparedQuery& prepared, std::vector<Hit>* hits) {
@@ -147,38 +185,8 @@ void EstimateHits(const Snapshot& snapshot, const Codec& codec, Metric metric,
     }
     return;
   }
-  // MSE indices kept as flat bytes: first every hit's bytes, which lie two
-  // per cache line of its block, so that their misses overlap (decoding each
-  // row right after its loads left them waiting one row at a time), then the
-  // estimates from that contiguous copy.
-  const size_t bytes = shape.mse.flat_bytes;
-  std::vector<uint8_t> packed(hits->size() * bytes);
-  std::vector<float> scalars(hits->size());
-  for (size_t h = 0; h < hits->size(); ++h) {
-    const Hit& hit = (*hits)[h];
-    const ScanLayout::Data& data = snapshot.segments[hit.segment].segment->layout().data();
-    const size_t v = hit.row % kBlockVectors;
-    const uint8_t* at = data.block(hit.row / kBlockVectors) + BlockByteOffset(0, v);
-    for (size_t g = 0; g < bytes; ++g) packed[h * bytes + g] = at[BlockByteOffset(g, 0)];
-    scalars[h] = data.scalars[hit.row - v + FloatPosition(v)];
-  }
-  const float* centroids = static_cast<const MseCodec&>(codec).codebook().centroids().data();
-  std::vector<float> ips(hits->size());
-  if (shape.index_bits == 4) {
-    MseEstimates4(packed.data(), hits->size(), centroids, prepared.rotated.data(), shape.dim,
-                  scalars.data(), ips.data());
-  } else {
-    std::vector<float> reconstructed(shape.dim);
-    for (size_t h = 0; h < hits->size(); ++h) {
-      const auto estimate = [&](auto bits) {
-        return MseEstimate<decltype(bits)::value>(&packed[h * bytes], centroids,
-                                                  prepared.rotated.data(), shape.dim, scalars[h],
-                                                  reconstructed.data());
-      };
-      ips[h] = shape.index_bits == 1 ? estimate(std::integral_constant<int, 1>())
-                                     : estimate(std::integral_constant<int, 2>());
-    }
-  }
+  const std::vector<float> ips =
+      MseInnerProducts(snapshot, static_cast<const MseCodec&>(codec), shape, prepared, *hits);
   for (size_t h = 0; h < hits->size(); ++h) {
     Hit& hit = (*hits)[h];
     const ScanLayout::Data& data = snapshot.segments[hit.segment].segment->layout().data();
