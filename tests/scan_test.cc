@@ -2,18 +2,21 @@
 // the SIMD scan against the float reference on every compiled Highway target,
 // the allowed bitmap, both objectives, the error of the u8 tables, and the
 // size and recall of dense 3-bit codes.
+#include "src/scan/scan.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "hwy/targets.h"
+#include "src/scan/mse_estimate.h"
 #include "src/scan/query_tables.h"
-#include "src/scan/scan.h"
 #include "src/scan/scan_kernels.h"
 #include "src/scan/scan_layout.h"
 #include "tests/test_util.h"
@@ -278,7 +281,7 @@ TEST(ScanTest, MatchesReferenceOnEveryTarget) {
         std::vector<std::vector<Candidate>> reference;
         ScanForCandidatesReference(layout, *codec, queries.data(), num_queries, objective, bitmap,
                                    k, &reference);
-        const QueryTables tables(*codec, queries.data(), num_queries, objective);
+        const QueryTables tables(*codec, queries.data(), num_queries, objective, TableForms::kAll);
         for (int64_t target : Targets()) {
           hwy::SetSupportedTargetsForTest(target);
           SCOPED_TRACE(Name(*codec) + " target=" + hwy::TargetName(target) + " objective=" +
@@ -325,7 +328,7 @@ TEST(ScanTest, ApproximateScoresAreBoundedAndIdenticalToScalarStatement) {
     const std::vector<float> queries = GaussianVectors(num_queries, c.dim, 9);
     for (ScanObjective objective :
          {ScanObjective::kInnerProduct, ScanObjective::kNegativeL2Partial}) {
-      const QueryTables tables(*codec, queries.data(), num_queries, objective);
+      const QueryTables tables(*codec, queries.data(), num_queries, objective, TableForms::kAll);
       // expected[int8][q][row]
       std::vector<std::map<uint32_t, float>> expected[2];
       for (int int8 = 0; int8 < 2; ++int8) {
@@ -398,6 +401,67 @@ TEST(ScanTest, ApproximateScoresAreBoundedAndIdenticalToScalarStatement) {
   }
 }
 
+// Tables of only the scanned form (what searches build) hold the u8 MSE
+// tables or the int8 query, not both, and score exactly as tables of both forms.
+TEST(ScanTest, ScannedFormTablesScoreLikeAllForms) {
+  const int n = 300;
+  const size_t num_queries = 3;
+  for (const Case& c : ScanCases()) {
+    auto codec = MakeCodec(c.kind, c.dim, c.bits);
+    SCOPED_TRACE(Name(*codec));
+    const std::vector<uint8_t> codes = Encode(*codec, Data(n, c.dim, 400 + c.bits));
+    ScanLayout layout(*codec);
+    layout.Append(codes.data(), n);
+    if (!layout.uses_lookup_tables()) continue;
+    const std::vector<float> queries = GaussianVectors(num_queries, c.dim, 13);
+    const ScanObjective objective = ScanObjective::kNegativeL2Partial;
+    const QueryTables all(*codec, queries.data(), num_queries, objective, TableForms::kAll);
+    const QueryTables scanned(*codec, queries.data(), num_queries, objective);
+    const bool int8 = ScanUsesInt8Dot(all);
+    EXPECT_EQ(scanned.data().int8_mse, int8);
+    EXPECT_EQ(scanned.data().u8_mse, !int8);
+    std::vector<std::vector<Candidate>> want, got;
+    ScanForCandidates(layout, all, 0, layout.num_blocks(), RowMask(), n, &want);
+    ScanForCandidates(layout, scanned, 0, layout.num_blocks(), RowMask(), n, &got);
+    for (size_t q = 0; q < num_queries; ++q) {
+      std::map<uint32_t, float> scores;
+      for (const Candidate& cand : want[q]) scores[cand.row] = cand.score;
+      ASSERT_EQ(got[q].size(), size_t(n));
+      for (const Candidate& cand : got[q]) ASSERT_EQ(cand.score, scores[cand.row]);
+    }
+  }
+}
+
+// The re-scoring estimate of 4-bit rows (SIMD where the target has it) has
+// the bits of the scalar MseEstimate<4>, for dims with and without a tail.
+TEST(ScanTest, MseEstimates4EqualsScalarEstimate) {
+  std::mt19937 rng(17);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::normal_distribution<float> normal;
+  std::vector<float> centroids(16);
+  for (float& c : centroids) c = normal(rng);
+  for (size_t dim : {size_t{128}, size_t{100}, size_t{7}, size_t{33}}) {
+    SCOPED_TRACE(dim);
+    const size_t rows = 5, bytes = (dim + 1) / 2;
+    std::vector<uint8_t> packed(rows * bytes);
+    for (uint8_t& b : packed) b = static_cast<uint8_t>(byte(rng));
+    std::vector<float> rotated(dim), scalars(rows), got(rows), scratch(dim);
+    for (float& x : rotated) x = normal(rng);
+    for (float& x : scalars) x = normal(rng);
+    for (int64_t target : Targets()) {
+      hwy::SetSupportedTargetsForTest(target);
+      SCOPED_TRACE(hwy::TargetName(target));
+      MseEstimates4(packed.data(), rows, centroids.data(), rotated.data(), dim, scalars.data(),
+                    got.data());
+      for (size_t h = 0; h < rows; ++h) {
+        EXPECT_EQ(got[h], MseEstimate<4>(&packed[h * bytes], centroids.data(), rotated.data(), dim,
+                                         scalars[h], scratch.data()));
+      }
+    }
+    hwy::SetSupportedTargetsForTest(0);
+  }
+}
+
 // On more data the candidates of k' = 100 still hold the float estimator's
 // top 10 (what the index re-scores), on every target.
 TEST(ScanTest, CandidatesHoldTheReferenceTop10On20kRows) {
@@ -413,7 +477,8 @@ TEST(ScanTest, CandidatesHoldTheReferenceTop10On20kRows) {
       std::vector<std::vector<Candidate>> reference;
       ScanForCandidatesReference(layout, *codec, queries.data(), num_queries,
                                  ScanObjective::kInnerProduct, RowMask(), k, &reference);
-      const QueryTables tables(*codec, queries.data(), num_queries, ScanObjective::kInnerProduct);
+      const QueryTables tables(*codec, queries.data(), num_queries, ScanObjective::kInnerProduct,
+                               TableForms::kAll);
       for (int64_t target : Targets()) {
         hwy::SetSupportedTargetsForTest(target);
         SCOPED_TRACE(Name(*codec) + " target=" + hwy::TargetName(target));

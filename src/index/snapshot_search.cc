@@ -8,9 +8,9 @@
 #include "src/codec/codebook.h"
 #include "src/index/filter_rows.h"
 #include "src/index/parallel.h"
+#include "src/scan/mse_estimate.h"
 #include "src/scan/query_tables.h"
 #include "src/scan/scan_layout.h"
-#include "src/util/fixed_order_sum.h"
 
 namespace turboquant::internal {
 namespace {
@@ -131,25 +131,42 @@ std::vector<std::vector<Hit>> ScanSnapshot(const Snapshot& snapshot,
   return hits;
 }
 
-// MseCodec::EstimateInnerProduct from the bytes a scan layout keeps for MSE
-// indices of 1, 2 or 4 bits (the flat packed bytes, little-endian within a
-// byte): the same centroids, the same fixed-order dot and the same scalar, so
-// the same bits, without the generic bit reader of the codec.
-template <int kBits>
-float MseEstimate(const uint8_t* packed, const float* centroids, const float* rotated, size_t dim,
-                  float scalar, float* reconstructed) {
-  constexpr int kPerByte = 8 / kBits;
-  constexpr unsigned kMask = (1u << kBits) - 1;
-  const size_t whole = dim / kPerByte;
-  for (size_t g = 0; g < whole; ++g) {
-    for (int i = 0; i < kPerByte; ++i) {
-      reconstructed[g * kPerByte + i] = centroids[(packed[g] >> (kBits * i)) & kMask];
-    }
+// MseCodec's estimate of <query, row> for every hit, from the flat bytes
+// that the scan layout keeps for MSE indices of 1, 2 or 4 bits: first every
+// hit's bytes, which lie two per cache line of its block, so that their
+// misses overlap (decoding each row right after its loads left them waiting
+// one row at a time), then the estimates from that contiguous copy.
+std::vector<float> MseInnerProducts(const Snapshot& snapshot, const MseCodec& codec,
+                                    const CodeShape& shape, const Codec::PreparedQuery& prepared,
+                                    const std::vector<Hit>& hits) {
+  const size_t bytes = shape.mse.flat_bytes;
+  std::vector<uint8_t> packed(hits.size() * bytes);
+  std::vector<float> scalars(hits.size());
+  for (size_t h = 0; h < hits.size(); ++h) {
+    const ScanLayout::Data& data = snapshot.segments[hits[h].segment].segment->layout().data();
+    const size_t v = hits[h].row % kBlockVectors;
+    const uint8_t* at = data.block(hits[h].row / kBlockVectors) + BlockByteOffset(0, v);
+    for (size_t g = 0; g < bytes; ++g) packed[h * bytes + g] = at[BlockByteOffset(g, 0)];
+    scalars[h] = data.scalars[hits[h].row - v + FloatPosition(v)];
   }
-  for (size_t j = whole * kPerByte; j < dim; ++j) {
-    reconstructed[j] = centroids[(packed[whole] >> (kBits * (j - whole * kPerByte))) & kMask];
+  const float* centroids = codec.codebook().centroids().data();
+  std::vector<float> ips(hits.size());
+  if (shape.index_bits == 4) {
+    MseEstimates4(packed.data(), hits.size(), centroids, prepared.rotated.data(), shape.dim,
+                  scalars.data(), ips.data());
+    return ips;
   }
-  return FixedOrderDot(rotated, reconstructed, dim) * scalar;
+  std::vector<float> reconstructed(shape.dim);
+  for (size_t h = 0; h < hits.size(); ++h) {
+    const auto estimate = [&](auto bits) {
+      return MseEstimate<decltype(bits)::value>(&packed[h * bytes], centroids,
+                                                prepared.rotated.data(), shape.dim, scalars[h],
+                                                reconstructed.data());
+    };
+    ips[h] = shape.index_bits == 1 ? estimate(std::integral_constant<int, 1>())
+                                   : estimate(std::integral_constant<int, 2>());
+  }
+  return ips;
 }
 
 // Sets hit.score of every hit to the codec's float estimate of the objective.
@@ -168,35 +185,13 @@ void EstimateHits(const Snapshot& snapshot, const Codec& codec, Metric metric,
     }
     return;
   }
-  // MSE indices kept as flat bytes: first every hit's bytes, which lie one per
-  // cache line of its block, so that their misses overlap (decoding each row
-  // right after its loads left them waiting one row at a time), then the
-  // estimates from that contiguous copy.
-  const size_t bytes = shape.mse.flat_bytes;
-  std::vector<uint8_t> packed(hits->size() * bytes);
-  for (size_t h = 0; h < hits->size(); ++h) {
-    const Hit& hit = (*hits)[h];
-    const ScanLayout::Data& data = snapshot.segments[hit.segment].segment->layout().data();
-    const uint8_t* block = data.block(hit.row / kBlockVectors);
-    const size_t v = hit.row % kBlockVectors;
-    for (size_t g = 0; g < bytes; ++g) packed[h * bytes + g] = block[BlockByteOffset(g, v)];
-  }
-  const float* centroids = static_cast<const MseCodec&>(codec).codebook().centroids().data();
-  std::vector<float> reconstructed(shape.dim);
+  const std::vector<float> ips =
+      MseInnerProducts(snapshot, static_cast<const MseCodec&>(codec), shape, prepared, *hits);
   for (size_t h = 0; h < hits->size(); ++h) {
     Hit& hit = (*hits)[h];
     const ScanLayout::Data& data = snapshot.segments[hit.segment].segment->layout().data();
     const size_t v = hit.row % kBlockVectors;
-    const size_t position = hit.row - v + FloatPosition(v);
-    const auto estimate = [&](auto bits) {
-      return MseEstimate<decltype(bits)::value>(&packed[h * bytes], centroids,
-                                                prepared.rotated.data(), shape.dim,
-                                                data.scalars[position], reconstructed.data());
-    };
-    const float ip = shape.index_bits == 1   ? estimate(std::integral_constant<int, 1>())
-                     : shape.index_bits == 2 ? estimate(std::integral_constant<int, 2>())
-                                             : estimate(std::integral_constant<int, 4>());
-    hit.score = objective(ip, data.norms[position]);
+    hit.score = objective(ips[h], data.norms[hit.row - v + FloatPosition(v)]);
   }
 }
 

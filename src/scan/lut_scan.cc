@@ -699,7 +699,7 @@ void ScanTile(const ScanLayout::Data& layout, const QueryTables::Data& tables, s
   const uint8_t* sign_tables[kQ];
   const int8_t* int8_queries[kQ];
   int32_t int8_biases[kQ];
-  const bool int8_mse = kHaveInt8Dot && tables.int8_codebook.available && CpuHasVnniVbmi();
+  const bool int8_mse = kHaveInt8Dot && tables.int8_mse && CpuHasVnniVbmi();
   for (size_t q = 0; q < kQ; ++q) {
     mse_tables[q] = tables.tables_of(q0 + q);
     sign_tables[q] = mse_tables[q] + s.mse.groups * kBlockVectors;
@@ -815,9 +815,10 @@ namespace turboquant::internal {
 HWY_EXPORT(ScanBlocksLut);
 HWY_EXPORT(UsesInt8Dot);
 
+bool ScanPrefersInt8Dot() { return HWY_DYNAMIC_DISPATCH(UsesInt8Dot)() && CpuHasVnniVbmi(); }
+
 bool ScanUsesInt8Dot(const QueryTables& tables) {
-  return tables.data().int8_codebook.available && HWY_DYNAMIC_DISPATCH(UsesInt8Dot)() &&
-         CpuHasVnniVbmi();
+  return tables.data().int8_mse && ScanPrefersInt8Dot();
 }
 
 void ScanForCandidates(const ScanLayout& layout, const QueryTables& tables, size_t block_begin,

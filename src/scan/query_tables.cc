@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "src/codec/codebook.h"
+#include "src/scan/scan_kernels.h"
 
 namespace turboquant::internal {
 namespace {
@@ -134,8 +135,24 @@ int8_t ToInt8(double x) {
 
 }  // namespace
 
+// The int8 form of query q's rotated vector and its scales (query_tables.h,
+// Int8Codebook), for a codebook quantized with `codebook_scale`.
+void QuantizeQueryInt8(const std::vector<float>& rotated, double codebook_scale, size_t q,
+                       QueryTables::Data* d) {
+  const double query_scale = Int8Scale(rotated.data(), rotated.size());
+  int8_t* q8 = d->int8_queries.get() + q * d->int8_query_bytes;
+  int64_t sum = 0;
+  for (size_t j = 0; j < d->int8_query_bytes; ++j) {
+    const int dim = NibbleDim(d->shape, j);
+    q8[j] = dim >= 0 ? ToInt8(rotated[dim] * query_scale) : 0;
+    sum += q8[j];
+  }
+  d->scales[q].int8_delta = static_cast<float>(1.0 / (query_scale * codebook_scale));
+  d->scales[q].int8_bias = static_cast<int32_t>(128 * sum);
+}
+
 QueryTables::QueryTables(const Codec& codec, const float* queries, size_t num_queries,
-                         ScanObjective objective)
+                         ScanObjective objective, TableForms forms)
     : data_(std::make_unique<Data>()) {
   Data& d = *data_;
   d.codec = &codec;
@@ -166,29 +183,24 @@ QueryTables::QueryTables(const Codec& codec, const float* queries, size_t num_qu
       const int8_t c8 = ToInt8(centroids[i % centroids.size()] * codebook_scale);
       d.int8_codebook.biased[i] = static_cast<uint8_t>(c8 + 128);
     }
+  }
+  const bool int8_scanned = d.int8_codebook.available && ScanPrefersInt8Dot();
+  d.int8_mse = d.int8_codebook.available && (forms == TableForms::kAll || int8_scanned);
+  d.u8_mse = forms == TableForms::kAll || !int8_scanned;
+  if (d.int8_mse) {
     d.int8_query_bytes = 2 * s.mse.groups;
-    d.int8_queries = hwy::AllocateAligned<int8_t>(std::max<size_t>(1, num_queries * d.int8_query_bytes));
+    d.int8_queries =
+        hwy::AllocateAligned<int8_t>(std::max<size_t>(1, num_queries * d.int8_query_bytes));
   }
   for (size_t q = 0; q < num_queries; ++q) {
-    if (d.int8_codebook.available) {
-      const std::vector<float>& rotated = d.prepared[q].rotated;
-      const double query_scale = Int8Scale(rotated.data(), rotated.size());
-      int8_t* q8 = d.int8_queries.get() + q * d.int8_query_bytes;
-      int64_t sum = 0;
-      for (size_t j = 0; j < d.int8_query_bytes; ++j) {
-        const int dim = NibbleDim(s, j);
-        q8[j] = dim >= 0 ? ToInt8(rotated[dim] * query_scale) : 0;
-        sum += q8[j];
-      }
-      const double delta = 1.0 / (query_scale * codebook_scale);
-      d.scales[q].int8_delta = static_cast<float>(delta);
-      d.scales[q].int8_bias = static_cast<int32_t>(128 * sum);
-    }
+    if (d.int8_mse) QuantizeQueryInt8(d.prepared[q].rotated, codebook_scale, q, &d);
     uint8_t* out = d.tables.get() + q * d.table_bytes;
-    const auto [mse_delta, mse_offset] =
-        QuantizeTables(MseTables(s, d.prepared[q].rotated, centroids), kMseTableMax, out);
-    d.scales[q].mse_delta = mse_delta;
-    d.scales[q].mse_offset = mse_offset;
+    if (d.u8_mse) {
+      const auto [mse_delta, mse_offset] =
+          QuantizeTables(MseTables(s, d.prepared[q].rotated, centroids), kMseTableMax, out);
+      d.scales[q].mse_delta = mse_delta;
+      d.scales[q].mse_offset = mse_offset;
+    }
     if (s.signs) {
       const auto [sign_delta, sign_offset] = QuantizeTables(
           SignTables(d.prepared[q].projected, s.sign.groups), kSignTableMax,

@@ -72,9 +72,12 @@ struct QueryTables::Data {
   ScanObjective objective = ScanObjective::kInnerProduct;
   size_t num_queries = 0;
   size_t table_bytes = 0;  // per query: shape.groups * 32
+  // The MSE part of `tables` is built (else left unset: the int8 form scores it).
+  bool u8_mse = false;
   hwy::AlignedFreeUniquePtr<uint8_t[]> tables{nullptr, hwy::AlignedFreer()};
   std::vector<QueryScale> scales;
   Int8Codebook int8_codebook;
+  bool int8_mse = false;        // int8_queries and the int8 scales are built
   size_t int8_query_bytes = 0;  // per query: 2 * shape.mse.groups, nibble j = NibbleDim(j)
   hwy::AlignedFreeUniquePtr<int8_t[]> int8_queries{nullptr, hwy::AlignedFreer()};
   std::vector<Codec::PreparedQuery> prepared;  // used by the generic path

@@ -104,13 +104,23 @@ class ScanLayout {
   std::unique_ptr<Data> data_;
 };
 
+// Which forms of the MSE section QueryTables builds: 3/4-bit indices are
+// scored by u8 tables or, on AVX-512 VNNI, by int8 dot products, and each
+// form costs a table build per query (the u8 tables were ~10% of a siftsmall
+// query that never read them).
+enum class TableForms {
+  kScanned,  // only the form ScanForCandidates reads on the target chosen now
+  kAll,      // both where both exist: for tests that switch targets or check the scalar statements
+};
+
 // Lookup tables of a batch of queries for one codec.
 class QueryTables {
  public:
   // queries: num_queries * dim floats (raw, not rotated). The codec must
-  // outlive the tables.
-  QueryTables(const Codec& codec, const float* queries, size_t num_queries,
-              ScanObjective objective);
+  // outlive the tables. Tables of TableForms::kScanned are scanned on the
+  // target chosen when they were built.
+  QueryTables(const Codec& codec, const float* queries, size_t num_queries, ScanObjective objective,
+              TableForms forms = TableForms::kScanned);
   ~QueryTables();
   QueryTables(QueryTables&&) noexcept;
   QueryTables& operator=(QueryTables&&) noexcept;

@@ -24,9 +24,12 @@ void ScanBlocksLutScalar(const ScanLayout::Data& layout, const QueryTables::Data
                          size_t block_begin, size_t block_end, RowMask allowed,
                          size_t keep, std::vector<Candidate>* best, bool int8_mse);
 
+// Whether the kernel of the CPU target chosen now scores the MSE section of
+// 3/4-bit indices by int8 dot products (AVX-512 VNNI) rather than by u8 tables.
+bool ScanPrefersInt8Dot();
+
 // Whether ScanForCandidates, on the CPU target chosen now, scores the MSE
-// section of these tables by int8 dot products (AVX-512 VNNI) rather than by
-// u8 tables.
+// section of these tables by int8 dot products.
 bool ScanUsesInt8Dot(const QueryTables& tables);
 
 // MSE indices wider than 4 bits: every row scored with the codec's float

@@ -65,9 +65,10 @@ void ScanBlocksLutScalar(const ScanLayout::Data& layout, const QueryTables::Data
       for (size_t p = 0; p < kBlockVectors; ++p) {
         const size_t v = VectorAtPosition(p);
         // Sum the u8 table entries of each section's nibbles (for dense
-        // 3-bit codes, of the bytes E the kernel rebuilds: scan_layout.h).
+        // 3-bit codes, of the bytes E the kernel rebuilds: scan_layout.h);
+        // with int8_mse only the sign section's, which alone has tables then.
         uint32_t sums[2] = {0, 0};
-        for (size_t g = 0; g < s.groups; ++g) {
+        for (size_t g = int8_mse ? s.mse.groups : 0; g < s.groups; ++g) {
           const uint8_t byte =
               g < s.mse.groups
                   ? MseGroupByte(s, block, g, v)

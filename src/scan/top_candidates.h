@@ -39,7 +39,7 @@ class TopCandidates {
 
   void Push(float score, uint32_t row) {
     if (!(score > threshold_)) return;
-    kept_.push_back({score, row});
+    kept_.push_back(Make(score, row));
     if (kept_.size() >= 2 * keep_) Cut();
   }
 
@@ -50,6 +50,24 @@ class TopCandidates {
       return a.score > b.score || (a.score == b.score && a.row < b.row);
     }
   };
+  // The candidate {score, row} formed in a register: built field by field,
+  // GCC 12 stored the two 4-byte halves on the stack and copied them into the
+  // vector as one 8-byte load, which stalls store forwarding (~9% of a
+  // single-query scan, in Push).
+  static Candidate Make(float score, uint32_t row) {
+    static_assert(sizeof(Candidate) == 8 && offsetof(Candidate, row) == 4, "{score, row}");
+    uint32_t bits;
+    std::memcpy(&bits, &score, sizeof(bits));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    const uint64_t word = (uint64_t{bits} << 32) | row;
+#else
+    const uint64_t word = (uint64_t{row} << 32) | bits;
+#endif
+    Candidate c;
+    std::memcpy(&c, &word, sizeof(c));
+    return c;
+  }
+
   // Below this many candidates a range is finished by nth_element.
   static constexpr size_t kSmallRange = 16;
 
