@@ -3,10 +3,10 @@
 // a reader picks one by name (VectorReaderOptions::hdf5_dataset).
 //
 // Supported: a 1-D (read as dim 1) or 2-D dataset of 32-bit floats, unsigned
-// 8-bit integers or signed 32-bit integers in either byte order, any storage
-// layout (contiguous, chunked, compressed with a filter HDF5 has). Rows are
-// read in hyperslabs of about io::kChunkBytes, so files larger than memory
-// stream like the other formats.
+// 8-bit integers or signed 32-bit integers in either byte order, in the
+// layouts and filters hdf5_dataset.h lists (those h5py and ann-benchmarks
+// write). Rows are read about io::kChunkBytes at a time, so files larger
+// than memory stream like the other formats.
 #ifndef TURBOQUANT_SRC_IO_HDF5_H_
 #define TURBOQUANT_SRC_IO_HDF5_H_
 
@@ -14,7 +14,6 @@
 #include <memory>
 #include <string>
 
-#include "absl/types/span.h"
 #include "turboquant/io.h"
 #include "turboquant/status.h"
 
@@ -25,13 +24,6 @@ namespace turboquant::io {
 // dataset of another type or rank is InvalidArgument.
 StatusOr<std::unique_ptr<VectorReader>> OpenHdf5Reader(const std::string& path,
                                                        const VectorReaderOptions& options);
-
-// Writes `values` (rows x dim, row-major) as dataset `name` stored as `type`,
-// creating the file or adding to it (an existing dataset of that name is
-// replaced). Tests and tools use it to make ann-benchmarks-style files; values
-// must fit `type` exactly (any float fits float32, NaN and Inf included).
-Status WriteHdf5Dataset(const std::string& path, const std::string& name, ElementType type,
-                        int64_t rows, int dim, absl::Span<const float> values);
 
 }  // namespace turboquant::io
 

@@ -4,7 +4,7 @@
 Seeds are tiny valid files (a few rows) of every variant each parser accepts,
 packed by hand or written by numpy and h5py, so that the fuzzers start from
 inputs that reach the row reader rather than from header errors. HDF5 seeds
-need Debian's python3-h5py (libhdf5 1.10, as the library links).
+need Debian's python3-h5py.
 The segment corpus (sealed segment files) is not made here.
 Files named regress_* are inputs that once crashed a reader (kept so every
 run replays them); they too are left alone.
@@ -99,7 +99,7 @@ def bin_files():
 
 
 def hdf5():
-    """One file per storage variant libhdf5 parses differently; each has 'train'."""
+    """One file per storage variant the HDF5 reader parses differently; each has 'train'."""
     def h5(name, build, libver=h5py.h5f.LIBVER_EARLIEST):
         os.makedirs(os.path.join(CORPUS, 'hdf5'), exist_ok=True)
         # No modification times in object headers: regenerated seeds stay

@@ -22,12 +22,8 @@ for seeds in "$corpora"/*/; do
   work="$build/fuzz-run/$name"
   rm -rf "$work" && mkdir -p "$work/corpus" && cp "$seeds"* "$work/corpus/"
   started=$SECONDS
-  # libhdf5's own leaks on malformed headers are a known upstream bug; see the
-  # suppression file.
-  suppressions=""
-  [ "$name" = hdf5 ] && suppressions="suppressions=$(dirname "$corpora")/libhdf5_leaks.supp"
   # -timeout: an input that takes 10 s is a hang, a bug like a crash.
-  LSAN_OPTIONS="$suppressions" "$build/tests/fuzz/${name}_fuzzer" -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=10 \
+  "$build/tests/fuzz/${name}_fuzzer" -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=10 \
     -print_final_stats=1 -artifact_prefix="$work/" "$work/corpus" >"$work/log" 2>&1
   status=$?
   executions=$(stat number_of_executed_units "$work/log")
