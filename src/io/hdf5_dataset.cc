@@ -59,8 +59,8 @@ bool Inflate(const std::vector<uint8_t>& in, uint64_t limit, std::vector<uint8_t
 // The shuffle filter stores byte 0 of every element, then byte 1, ...; bytes
 // after the last whole element stay where they are.
 void Unshuffle(uint32_t element_bytes, std::vector<uint8_t>* bytes, std::vector<uint8_t>* scratch) {
-  if (element_bytes <= 1) return;
-  const size_t elements = bytes->size() / element_bytes;
+  const size_t elements = element_bytes == 0 ? 0 : bytes->size() / element_bytes;
+  if (element_bytes <= 1 || elements <= 1) return;
   scratch->assign(bytes->begin(), bytes->end());
   for (size_t b = 0; b < element_bytes; ++b) {
     for (size_t i = 0; i < elements; ++i)
@@ -201,6 +201,12 @@ Status Dataset::ParseLayout(const std::vector<uint8_t>& body) {
   } else if (layout_class == 2) {
     layout_ = Layout::kChunked;
     const uint8_t flags = version == 4 ? cursor.U8() : 0;
+    if (flags & 0x01) {
+      return absl::UnimplementedError(absl::StrCat(
+          where_,
+          ": stores its partial edge chunks unfiltered (H5Pset_chunk_opts), which this "
+          "reader does not read"));
+    }
     const int axes = cursor.U8();
     const int width = version == 4 ? cursor.U8() : 4;
     if (version == 3) address_ = cursor.Address();
@@ -220,7 +226,7 @@ Status Dataset::ParseLayout(const std::vector<uint8_t>& body) {
         single_chunk_.bytes = cursor.Length();
         single_chunk_.skipped_filters = cursor.U32();
       } else if (chunk_index_type_ == 3) {
-        fixed_array_page_bits_ = cursor.U8();
+        cursor.U8();  // page bits, which the array's header repeats
       } else if (chunk_index_type_ != 1 && chunk_index_type_ != 2) {
         return absl::UnimplementedError(absl::StrCat(
             where_, ": indexes its chunks with ",
@@ -292,8 +298,10 @@ Status Dataset::ReadChunkIndex() {
   }
   Status status;
   if (chunk_index_type_ == 0) {
-    size_t nodes = 0;
-    if (address_ != file_.undefined_address()) status = ReadChunkTree(address_, -1, &nodes);
+    // The nodes of a valid tree do not overlap: reading more than the file
+    // means nodes visited twice, which could make the walk take time without end.
+    uint64_t unread = file_.size();
+    if (address_ != file_.undefined_address()) status = ReadChunkTree(address_, -1, &unread);
   } else {
     StatusOr<uint64_t> count = ChunkCount();
     if (!count.ok()) return count.status();
@@ -342,10 +350,9 @@ Status Dataset::AddChunk(const Chunk& chunk) {
 // children alternating. A key is the chunk's stored size, its filter mask
 // and its offset along each axis (and 0 for the element); a child is a
 // lower node, or at level 0 the chunk.
-Status Dataset::ReadChunkTree(uint64_t address, int expected_level, size_t* nodes) {
+Status Dataset::ReadChunkTree(uint64_t address, int expected_level, uint64_t* unread) {
   const Status corrupt = CorruptFile(
       where_, absl::StrCat("its chunk B-tree node at address ", address, " is corrupt"));
-  if (++*nodes > file_.size() / 8) return corrupt;
   uint8_t prefix[8];
   Status read = file_.Read(address, sizeof(prefix), "a chunk B-tree node", prefix);
   if (!read.ok()) return read;
@@ -356,9 +363,14 @@ Status Dataset::ReadChunkTree(uint64_t address, int expected_level, size_t* node
     return corrupt;
   }
   const uint64_t key_bytes = 8 + 8 * (rank_ + 1);
+  const uint64_t entry_bytes = entries * (key_bytes + file_.offset_bytes());
+  const uint64_t node_bytes = 8 + 2 * file_.offset_bytes() + entry_bytes;
+  if (node_bytes > *unread) {
+    return CorruptFile(where_, "its chunk B-tree visits nodes more than once");
+  }
+  *unread -= node_bytes;
   std::vector<uint8_t> bytes;
-  read = file_.Read(address + 8 + 2 * file_.offset_bytes(),
-                    entries * (key_bytes + file_.offset_bytes()), "a chunk B-tree node", &bytes);
+  read = file_.Read(address + node_bytes - entry_bytes, entry_bytes, "a chunk B-tree node", &bytes);
   if (!read.ok()) return read;
   Cursor cursor = file_.CursorOver(bytes);
   for (uint64_t i = 0; i < entries; ++i) {
@@ -370,7 +382,7 @@ Status Dataset::ReadChunkTree(uint64_t address, int expected_level, size_t* node
     chunk.address = cursor.Address();
     if (!cursor.ok()) return corrupt;
     if (level > 0) {
-      read = ReadChunkTree(chunk.address, level - 1, nodes);
+      read = ReadChunkTree(chunk.address, level - 1, unread);
       if (!read.ok()) return read;
       continue;
     }

@@ -6,9 +6,9 @@
 // single-chunk, implicit and fixed-array indexes of libver='latest'), with
 // the deflate, shuffle and fletcher32 filters. Refused with a message that
 // says why: values kept in other files (external storage, virtual datasets),
-// chunks never written, other filters and the extensible-array and version 2
-// B-tree chunk indexes (datasets with unlimited dimensions under
-// libver='latest').
+// chunks never written, other filters, partial edge chunks stored unfiltered,
+// and the extensible-array and version 2 B-tree chunk indexes (datasets with
+// unlimited dimensions under libver='latest').
 #ifndef TURBOQUANT_SRC_IO_HDF5_DATASET_H_
 #define TURBOQUANT_SRC_IO_HDF5_DATASET_H_
 
@@ -65,7 +65,7 @@ class Dataset {
   uint64_t column_chunks() const { return (dim_ + chunk_columns_ - 1) / chunk_columns_; }
   StatusOr<uint64_t> ChunkCount() const;
   Status ReadChunkIndex();
-  Status ReadChunkTree(uint64_t address, int expected_level, size_t* nodes);
+  Status ReadChunkTree(uint64_t address, int expected_level, uint64_t* unread);
   Status ReadFixedArray(uint64_t count);
   Status AddChunk(const Chunk& chunk);
   Status CheckStorage();
@@ -82,11 +82,10 @@ class Dataset {
   bool big_endian_ = false;
   Layout layout_ = Layout::kContiguous;
   uint64_t address_ = 0;          // contiguous: the values; chunked: the index
-  uint64_t stored_bytes_ = 0;     // contiguous or compact: what the layout declares
+  uint64_t stored_bytes_ = 0;     // contiguous: what the layout declares
   std::vector<uint8_t> compact_;  // compact: the values
   uint32_t chunk_rows_ = 0, chunk_columns_ = 0;
   int chunk_index_type_ = 0;  // 0: version 1 B-tree; 1, 2, 3: single, implicit, fixed array
-  int fixed_array_page_bits_ = 0;
   bool single_chunk_filtered_ = false;
   Chunk single_chunk_;
   std::vector<Filter> filters_;

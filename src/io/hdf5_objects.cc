@@ -21,7 +21,6 @@ namespace {
 constexpr size_t kMaxHeaderBlocks = 64;
 constexpr uint64_t kMaxHeaderBytes = uint64_t{16} << 20;
 constexpr int kMaxBTreeLevel = 32;
-constexpr size_t kMaxGroupNodes = size_t{1} << 16;
 constexpr int kMaxLinkHops = 16;
 constexpr uint64_t kMaxNameBytes = 64 << 10;
 
@@ -157,12 +156,9 @@ struct Link {
 class SymbolTableWalk {
  public:
   SymbolTableWalk(const File& file, const LocalHeap& heap, std::vector<Link>* links)
-      : file_(file), heap_(heap), links_(links) {}
+      : file_(file), heap_(heap), links_(links), unread_(file.size()) {}
 
   Status Node(uint64_t address, int expected_level) {
-    if (++nodes_ > kMaxGroupNodes) {
-      return CorruptFile(file_.path(), "a group's B-tree has too many nodes (a cycle?)");
-    }
     uint8_t prefix[8];
     Status read = file_.Read(address, sizeof(prefix), "a group B-tree node", prefix);
     if (!read.ok()) return read;
@@ -175,7 +171,7 @@ class SymbolTableWalk {
     const uint64_t children_at = address + 8 + 2 * file_.offset_bytes();
     const uint64_t pair = file_.length_bytes() + file_.offset_bytes();
     std::vector<uint8_t> bytes;
-    read = file_.Read(children_at, entries * pair, "a group B-tree node", &bytes);
+    read = ReadNodeBytes(children_at, entries * pair, &bytes);
     if (!read.ok()) return read;
     Cursor cursor = file_.CursorOver(bytes);
     for (int i = 0; i < entries; ++i) {
@@ -197,7 +193,7 @@ class SymbolTableWalk {
     const int count = prefix[6] | prefix[7] << 8;
     const uint64_t entry_bytes = 2 * file_.offset_bytes() + 24;
     std::vector<uint8_t> bytes;
-    read = file_.Read(address + 8, count * entry_bytes, "a symbol table node", &bytes);
+    read = ReadNodeBytes(address + 8, count * entry_bytes, &bytes);
     if (!read.ok()) return read;
     Cursor cursor = file_.CursorOver(bytes);
     for (int i = 0; i < count; ++i) {
@@ -223,6 +219,18 @@ class SymbolTableWalk {
     return absl::OkStatus();
   }
 
+  // The nodes of a valid tree do not overlap, so the walk reads at most the
+  // file's size; more means nodes visited twice (a cycle, or a node many
+  // parents share), which could make the walk take time without end.
+  Status ReadNodeBytes(uint64_t address, uint64_t n, std::vector<uint8_t>* out) {
+    const uint64_t charged = n + 8;  // and the node's prefix
+    if (charged > unread_) {
+      return CorruptFile(file_.path(), "a group's B-tree visits nodes more than once");
+    }
+    unread_ -= charged;
+    return file_.Read(address, n, "a group B-tree node", out);
+  }
+
   Status Corrupt(uint64_t address) {
     return CorruptFile(file_.path(),
                        absl::StrCat("a group's B-tree node at address ", address, " is corrupt"));
@@ -231,7 +239,7 @@ class SymbolTableWalk {
   const File& file_;
   const LocalHeap& heap_;
   std::vector<Link>* links_;
-  size_t nodes_ = 0;
+  uint64_t unread_;
 };
 
 // A link message: version 1, flags, then (as the flags say) the link type,

@@ -135,6 +135,23 @@ def hdf5():
         'train', data=ramp(4, 3, '<f4'), chunks=(2, 3), maxshape=(None, 3)), libver=latest)
     h5('latest_chunked.hdf5', lambda f: f.create_dataset(
         'train', data=ramp(4, 3, 'u1'), chunks=(2, 3)), libver=latest)
+    h5('latest_one_chunk.hdf5', lambda f: f.create_dataset(
+        'train', data=ramp(4, 3, '<f4'), chunks=(4, 3), compression='gzip'), libver=latest)
+    h5('latest_implicit.hdf5', lambda f: f.create_dataset(
+        'train', data=ramp(4, 3, '<f4'), dcpl=early_chunks((2, 3))), libver=latest)
+
+    def linked(f):  # 'train' is a soft link into nested groups
+        f.create_group('data/deeper').create_dataset('vectors', data=ramp(3, 2, '<f4'))
+        f['train'] = h5py.SoftLink('/data/deeper/vectors')
+    h5('soft_link.hdf5', linked)
+    h5('latest_soft_link.hdf5', linked, libver=latest)
+
+
+def early_chunks(shape):  # chunks allocated at creation: the implicit index
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_chunk(shape)
+    dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
+    return dcpl
 
 
 def compact_layout():
