@@ -392,30 +392,47 @@ TEST(CliCollectionTest, BenchJsonRowHasEveryKey) {
   EXPECT_GE(Number(Json(r), "recall_at_10"), 0.95);
 }
 
-// An ann-benchmarks-style HDF5 file (train, test, neighbors, distances), the
-// neighbours computed exactly for L2 by numpy; skips without h5py.
-TEST(CliCollectionTest, BuildAndQueryAnnBenchmarksHdf5File) {
+// A file in exactly ann-benchmarks' layout (its attributes; train, test,
+// neighbors as int64, distances), the neighbours computed exactly for L2 by
+// numpy; skips without h5py. Vectors are integers stored as float32, as
+// int64 (fashion-mnist, mnist) and as float64, which all read alike.
+TEST(CliCollectionTest, BuildAndQueryAnnBenchmarksHdf5Files) {
   REQUIRE_TQINDEX();
   if (std::system("/usr/bin/python3 -c 'import h5py' >/dev/null 2>&1") != 0) {
     GTEST_SKIP() << "/usr/bin/python3 cannot import h5py";
   }
   const std::string dir = MakeTempDir("cli_hdf5");
-  const std::string file = dir + "/f.hdf5";
   {
     std::ofstream script(dir + "/write.py");
-    script << "import h5py, numpy as np, sys\n"
-              "rng = np.random.default_rng(7)\n"
-              "train = rng.standard_normal((200, 16)).astype(np.float32)\n"
-              "test = rng.standard_normal((5, 16)).astype(np.float32)\n"
-              "d = ((test[:, None, :].astype(np.float64) - train[None, :, :]) ** 2).sum(-1)\n"
-              "neighbors = np.argsort(d, axis=1, kind='stable')[:, :10]\n"
-              "with h5py.File(sys.argv[1], 'w') as f:\n"
-              "    f['train'] = train\n"
-              "    f['test'] = test\n"
-              "    f['neighbors'] = neighbors.astype(np.int32)\n"
-              "    f['distances'] = np.sqrt(np.take_along_axis(d, neighbors, 1)).astype(np.float32)\n";
+    script
+        << "import h5py, numpy as np, sys\n"
+           "rng = np.random.default_rng(7)\n"
+           "train = rng.integers(0, 256, (200, 16))\n"
+           "test = rng.integers(0, 256, (5, 16))\n"
+           "d = ((test[:, None, :].astype(np.float64) - train[None, :, :]) ** 2).sum(-1)\n"
+           "neighbors = np.argsort(d, axis=1, kind='stable')[:, :10]\n"
+           "for dtype in ['float32', 'int64', 'float64']:\n"
+           "  with h5py.File('%s/%s.hdf5' % (sys.argv[1], dtype), 'w') as f:\n"
+           "    f.attrs['distance'] = 'euclidean'\n"
+           "    f.attrs['point_type'] = 'float'\n"
+           "    f['train'] = train.astype(dtype)\n"
+           "    f['test'] = test.astype(dtype)\n"
+           "    f['neighbors'] = neighbors.astype(np.int64)\n"
+           "    f['distances'] = np.sqrt(np.take_along_axis(d, neighbors, 1)).astype(np.float32)\n";
   }
-  ASSERT_EQ(std::system(("/usr/bin/python3 " + dir + "/write.py " + file).c_str()), 0);
+  ASSERT_EQ(std::system(("/usr/bin/python3 " + dir + "/write.py " + dir).c_str()), 0);
+  for (const char* dtype : {"int64", "float64"}) {
+    const std::string index = dir + "/" + dtype + ".tq";
+    const std::string other = dir + "/" + dtype + ".hdf5";
+    Result r = RunTqindex("build --input " + other + " --index " + index + " --metric l2 --json");
+    ASSERT_EQ(r.exit_code, 0) << dtype << ": " << r.err;
+    EXPECT_EQ(Number(Json(r), "rows"), 200);
+    r = RunTqindex("query --index " + index + " --queries " + other + " --groundtruth " + other +
+                   " --k 10 --json");
+    ASSERT_EQ(r.exit_code, 0) << dtype << ": " << r.err;
+    EXPECT_GE(Number(Json(r), "recall_at_k"), 0.7) << dtype;
+  }
+  const std::string file = dir + "/float32.hdf5";
   const std::string index = dir + "/c.tq";
 
   // build reads 'train' by default; --keep-vectors lets the query re-rank.

@@ -433,12 +433,14 @@ TEST(Hdf5Test, ReadsFilesWrittenByH5py) {
   const std::string path = MakeTempDir("io_hdf5_h5py") + "/h5py.hdf5";
   const std::string script = absl::StrCat(
       "/usr/bin/python3 -c \"import h5py, numpy as np\n"
-      "with h5py.File('", path, "', 'w') as f:\n"
+      "with h5py.File('",
+      path,
+      "', 'w') as f:\n"
       "  f.attrs['distance'] = 'angular'\n"
       "  x = (np.arange(300 * 10) % 97).reshape(300, 10).astype('>f4')\n"
       "  f.create_dataset('train', data=x, chunks=(64, 10), compression='gzip')\n"
       "  f.create_dataset('labels', data=np.arange(300, dtype=np.int32))\n"
-      "  f.create_dataset('wide', data=np.zeros((2, 3), np.int64))\n"
+      "  f.create_dataset('short', data=np.zeros((2, 3), np.int16))\n"
       "  f.create_dataset('cube', data=np.zeros((2, 3, 4), np.float32))\n\"");
   ASSERT_EQ(std::system(script.c_str()), 0) << script;
 
@@ -456,10 +458,10 @@ TEST(Hdf5Test, ReadsFilesWrittenByH5py) {
   EXPECT_EQ(labels->dim, 1);
   EXPECT_EQ(labels->data[299], 299);
 
-  options.hdf5_dataset = "wide";
-  StatusOr<IdMatrix> wide = ReadIdRows(path, options);
-  ASSERT_FALSE(wide.ok());
-  ExpectContains(wide.status(), "signed 64-bit integer");
+  options.hdf5_dataset = "short";
+  StatusOr<IdMatrix> narrow = ReadIdRows(path, options);
+  ASSERT_FALSE(narrow.ok());
+  ExpectContains(narrow.status(), "signed 16-bit integer");
 
   options.hdf5_dataset = "cube";
   StatusOr<Matrix> cube = ReadVectors(path, options);

@@ -38,12 +38,12 @@ std::string CaseName(const ::testing::TestParamInfo<FormatCase>& info) {
 }
 
 // rows x dim values the type holds exactly: Gaussian floats, bytes, or
-// integers spanning int32's float-exact range including negatives.
+// integers spanning the float-exact range including negatives.
 std::vector<float> ValuesFor(ElementType type, int rows, int dim, uint64_t seed) {
   std::vector<float> values = testing::GaussianVectors(rows, dim, seed);
   for (size_t i = 0; i < values.size(); ++i) {
     if (type == ElementType::kUint8) values[i] = static_cast<float>((i * 37 + seed) % 256);
-    if (type == ElementType::kInt32) {
+    if (type == ElementType::kInt32 || type == ElementType::kInt64) {
       // Within 2^24, so that the int32 values read back as float exactly.
       values[i] = std::clamp(std::round(values[i] * (1 << 22)), -16777216.0f, 16777216.0f);
     }
@@ -124,7 +124,9 @@ INSTANTIATE_TEST_SUITE_P(AllWritableFormats, RoundTripTest,
                                            FormatCase{".ibin", ElementType::kInt32},
                                            FormatCase{".npy", ElementType::kFloat32},
                                            FormatCase{".npy", ElementType::kUint8},
-                                           FormatCase{".npy", ElementType::kInt32}),
+                                           FormatCase{".npy", ElementType::kInt32},
+                                           FormatCase{".npy", ElementType::kInt64},
+                                           FormatCase{".npy", ElementType::kFloat64}),
                          CaseName);
 
 using IdRoundTripTest = RoundTripTest;
@@ -132,8 +134,13 @@ using IdRoundTripTest = RoundTripTest;
 // Ids are written and read as int64, exactly up to the limits of the type.
 TEST_P(IdRoundTripTest, ExactUpToTheLimitsOfTheType) {
   const std::string path = PathFor("ids");
-  const int64_t big = GetParam().type == ElementType::kInt32 ? 2147483647 : 255;
-  const int64_t small = GetParam().type == ElementType::kInt32 ? -2147483648LL : 0;
+  const ElementType type = GetParam().type;
+  const int64_t big = type == ElementType::kInt64   ? std::numeric_limits<int64_t>::max()
+                      : type == ElementType::kInt32 ? 2147483647
+                                                    : 255;
+  const int64_t small = type == ElementType::kInt64   ? std::numeric_limits<int64_t>::min()
+                        : type == ElementType::kInt32 ? -2147483648LL
+                                                      : 0;
   IdMatrix ids{3, 2, {0, big, small, 1, 17, big - 1}};
   StatusOr<std::unique_ptr<VectorWriter>> writer = VectorWriter::Create(path, 2, GetParam().type);
   ASSERT_TRUE(writer.ok()) << writer.status();
@@ -153,7 +160,8 @@ INSTANTIATE_TEST_SUITE_P(IntegerFormats, IdRoundTripTest,
                                            FormatCase{".u8bin", ElementType::kUint8},
                                            FormatCase{".ibin", ElementType::kInt32},
                                            FormatCase{".npy", ElementType::kUint8},
-                                           FormatCase{".npy", ElementType::kInt32}),
+                                           FormatCase{".npy", ElementType::kInt32},
+                                           FormatCase{".npy", ElementType::kInt64}),
                          CaseName);
 
 TEST(IoTest, ReadsSpanSeveralInternalChunks) {
@@ -325,6 +333,30 @@ TEST(IoTest, Int32BeyondFloatPrecisionIsNotReadAsFloat) {
   StatusOr<IdMatrix> ids = ReadIdRows(path);
   ASSERT_TRUE(ids.ok()) << ids.status();
   EXPECT_EQ(ids->data.back(), (1 << 24) + 1);
+}
+
+// float64 (as some ann-benchmarks sets store vectors) rounds to the nearest
+// float; what float cannot hold at all is refused by name, like NaN.
+TEST(IoTest, Float64IsRoundedButRangeAndNanChecked) {
+  const std::string dir = MakeTempDir("io_float64");
+  const std::string fine = dir + "/fine.npy";
+  ASSERT_TRUE(WriteVectors(fine, Matrix{1, 3, {0.1f, -2.5f, 3e38f}}, ElementType::kFloat64).ok());
+  StatusOr<Matrix> read = ReadVectors(fine);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->data, (std::vector<float>{0.1f, -2.5f, 3e38f}));
+
+  // 1e300 and NaN as raw float64 values after the header WriteVectors made.
+  std::string bytes = ReadFileBytes(fine);
+  const double wide[3] = {1.0, 1e300, std::nan("")};
+  bytes.replace(bytes.size() - sizeof(wide), sizeof(wide),
+                std::string(reinterpret_cast<const char*>(wide), sizeof(wide)));
+  WriteFileBytes(fine, bytes);
+  read = ReadVectors(fine);
+  ASSERT_FALSE(read.ok());
+  EXPECT_THAT(
+      MessageOf(read.status()),
+      HasSubstr("row 0, column 1: value 1.0000000000000001e+300 is beyond float32's range"));
+  EXPECT_FALSE(ReadIdRows(fine).ok());
 }
 
 TEST(IoTest, FloatFilesAreNotIds) {

@@ -203,10 +203,10 @@ absl::StatusOr<IngestSource> OpenIngestSource(const std::string& input,
   if (ids_path.empty()) return source;
   absl::StatusOr<std::unique_ptr<VectorReader>> ids = VectorReader::Open(ids_path);
   if (!ids.ok()) return ids.status();
-  if ((*ids)->element_type() == turboquant::ElementType::kFloat32) {
+  if (!turboquant::IsIntegerType((*ids)->element_type())) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: holds float32 values, but ids must be integers (.ivecs, .ibin or int32 .npy)",
-        ids_path));
+        "%s: holds %s values, but ids must be integers (.ivecs, .ibin, or int32/int64 .npy)",
+        ids_path, turboquant::ElementTypeName((*ids)->element_type())));
   }
   if ((*ids)->dim() != 1) {
     return absl::InvalidArgumentError(absl::StrFormat(

@@ -34,9 +34,12 @@ namespace turboquant {
 
 // How the values of a file are stored; reads convert them to float (vectors)
 // or int64 (ids), checking that the conversion is exact.
-enum class ElementType { kFloat32, kUint8, kInt32 };
+enum class ElementType { kFloat32, kUint8, kInt32, kInt64, kFloat64 };
 
-const char* ElementTypeName(ElementType type);  // "float32", "uint8", "int32"
+// "float32", "uint8", "int32", "int64", "float64".
+const char* ElementTypeName(ElementType type);
+// Whether a type's values can be ids: the integer types.
+bool IsIntegerType(ElementType type);
 
 // Larger dimensions are rejected as corrupt headers rather than allocated.
 constexpr int kMaxVectorDim = 1 << 20;

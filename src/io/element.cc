@@ -20,8 +20,16 @@ const char* ElementTypeName(ElementType type) {
       return "uint8";
     case ElementType::kInt32:
       return "int32";
+    case ElementType::kInt64:
+      return "int64";
+    case ElementType::kFloat64:
+      return "float64";
   }
   return "unknown";
+}
+
+bool IsIntegerType(ElementType type) {
+  return type != ElementType::kFloat32 && type != ElementType::kFloat64;
 }
 
 namespace io {
@@ -63,6 +71,16 @@ bool FitsInt32(int64_t v) {
   return v >= std::numeric_limits<int32_t>::min() && v <= std::numeric_limits<int32_t>::max();
 }
 bool FitsFloat(int64_t v) { return v >= -kMaxExactFloatInteger && v <= kMaxExactFloatInteger; }
+// 2^63 is exactly representable as float, and is the first value too large.
+bool FitsInt64(float v) {
+  return v >= -9223372036854775808.0f && v < 9223372036854775808.0f && v == std::trunc(v);
+}
+// double holds every integer up to 2^53 in magnitude.
+bool FitsDouble(int64_t v) { return v >= -(int64_t{1} << 53) && v <= (int64_t{1} << 53); }
+// A finite double that float's range holds (it is rounded to the nearest).
+bool FitsFloatRange(double v) {
+  return std::isfinite(v) && std::fabs(v) <= std::numeric_limits<float>::max();
+}
 
 template <typename From, typename Fits>
 int64_t FirstUnfitBy(const From* src, int64_t count, Fits fits) {
@@ -89,7 +107,22 @@ void EncodeAny(ElementType type, const From* src, int64_t count, char* dst) {
       return StoreAs<uint8_t>(src, count, dst);
     case ElementType::kInt32:
       return StoreAs<int32_t>(src, count, dst);
+    case ElementType::kInt64:
+      return StoreAs<int64_t>(src, count, dst);
+    case ElementType::kFloat64:
+      return StoreAs<double>(src, count, dst);
   }
+}
+
+// Integers convert to float exactly up to 2^24 in magnitude.
+template <typename T>
+int64_t DecodeIntegers(const char* src, int64_t count, float* dst) {
+  for (int64_t i = 0; i < count; ++i) {
+    const T value = Load<T>(src + sizeof(T) * i);
+    if (!FitsFloat(value)) return i;
+    dst[i] = static_cast<float>(value);
+  }
+  return -1;
 }
 
 }  // namespace
@@ -102,6 +135,9 @@ size_t ElementSize(ElementType type) {
       return 1;
     case ElementType::kInt32:
       return 4;
+    case ElementType::kInt64:
+    case ElementType::kFloat64:
+      return 8;
   }
   return 0;
 }
@@ -116,9 +152,14 @@ int64_t DecodeToFloat(ElementType type, const char* src, int64_t count, bool all
       for (int64_t i = 0; i < count; ++i) dst[i] = static_cast<uint8_t>(src[i]);
       return -1;
     case ElementType::kInt32:
+      return DecodeIntegers<int32_t>(src, count, dst);
+    case ElementType::kInt64:
+      return DecodeIntegers<int64_t>(src, count, dst);
+    case ElementType::kFloat64:
       for (int64_t i = 0; i < count; ++i) {
-        const int32_t value = Load<int32_t>(src + 4 * i);
-        if (!FitsFloat(value)) return i;
+        const double value = Load<double>(src + 8 * i);
+        const bool non_finite_allowed = allow_non_finite && !std::isfinite(value);
+        if (!non_finite_allowed && !FitsFloatRange(value)) return i;
         dst[i] = static_cast<float>(value);
       }
       return -1;
@@ -134,7 +175,11 @@ int64_t DecodeToInt64(ElementType type, const char* src, int64_t count, int64_t*
     case ElementType::kInt32:
       for (int64_t i = 0; i < count; ++i) dst[i] = Load<int32_t>(src + 4 * i);
       return -1;
+    case ElementType::kInt64:
+      std::memcpy(dst, src, count * sizeof(int64_t));
+      return -1;
     case ElementType::kFloat32:
+    case ElementType::kFloat64:
       break;
   }
   return 0;
@@ -148,6 +193,10 @@ int64_t FirstUnfit(ElementType type, const float* src, int64_t count) {
       return FirstUnfitBy(src, count, [](float v) { return FitsUint8(v); });
     case ElementType::kInt32:
       return FirstUnfitBy(src, count, [](float v) { return FitsInt32(v); });
+    case ElementType::kInt64:
+      return FirstUnfitBy(src, count, [](float v) { return FitsInt64(v); });
+    case ElementType::kFloat64:
+      return FirstNonFinite(src, count);
   }
   return 0;
 }
@@ -160,6 +209,10 @@ int64_t FirstUnfit(ElementType type, const int64_t* src, int64_t count) {
       return FirstUnfitBy(src, count, [](int64_t v) { return FitsUint8(v); });
     case ElementType::kInt32:
       return FirstUnfitBy(src, count, [](int64_t v) { return FitsInt32(v); });
+    case ElementType::kInt64:
+      return -1;
+    case ElementType::kFloat64:
+      return FirstUnfitBy(src, count, [](int64_t v) { return FitsDouble(v); });
   }
   return 0;
 }
@@ -188,8 +241,21 @@ std::string StoredValueText(ElementType type, const char* src) {
       return absl::StrCat(static_cast<uint8_t>(*src));
     case ElementType::kInt32:
       return absl::StrCat(Load<int32_t>(src));
+    case ElementType::kInt64:
+      return absl::StrCat(Load<int64_t>(src));
+    case ElementType::kFloat64:
+      return absl::StrFormat("%.17g", Load<double>(src));
   }
   return "?";
+}
+
+std::string DecodeProblem(ElementType type, const char* src) {
+  const bool finite = type == ElementType::kFloat64   ? std::isfinite(Load<double>(src))
+                      : type == ElementType::kFloat32 ? std::isfinite(Load<float>(src))
+                                                      : true;
+  if (!finite) return "is not finite (set VectorReaderOptions::allow_non_finite to read it)";
+  if (type == ElementType::kFloat64) return "is beyond float32's range";
+  return "is beyond 2^24 in magnitude, so float cannot hold it exactly";
 }
 
 const char* ExactRange(ElementType type) {
@@ -200,6 +266,10 @@ const char* ExactRange(ElementType type) {
       return "integers 0..255";
     case ElementType::kInt32:
       return "integers -2147483648..2147483647";
+    case ElementType::kInt64:
+      return "integers -2^63..2^63-1";
+    case ElementType::kFloat64:
+      return "finite values; integers up to 2^53 in magnitude";
   }
   return "?";
 }

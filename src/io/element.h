@@ -1,7 +1,8 @@
-// Converting stored values (float32, uint8, int32; little endian) to and from
-// the float and int64 values callers use. Every conversion is exact or
-// reported: a value that would be rounded, clamped or is not a number must
-// never slip into an index or a dataset silently.
+// Converting stored values (float32, uint8, int32, int64, float64; little
+// endian) to and from the float and int64 values callers use. Every
+// conversion is exact or reported (float64 to float rounds, see below): a
+// value that would be clamped or is not a number must never slip into an
+// index or a dataset silently.
 #ifndef TURBOQUANT_SRC_IO_ELEMENT_H_
 #define TURBOQUANT_SRC_IO_ELEMENT_H_
 
@@ -17,6 +18,8 @@ size_t ElementSize(ElementType type);
 
 // Decoding: each converts `count` stored values at `src` and returns the
 // index of the first that does not convert exactly, or -1 when all did.
+// float64 is the exception: it is rounded to the nearest float, and only
+// values beyond float's range (and non-finite ones, unless allowed) fail.
 int64_t DecodeToFloat(ElementType type, const char* src, int64_t count, bool allow_non_finite,
                       float* dst);
 // `type` must be an integer type.
@@ -36,6 +39,9 @@ void Encode(ElementType type, const int64_t* src, int64_t count, char* dst);
 std::string FloatText(float value);
 // For error messages: a stored value as text.
 std::string StoredValueText(ElementType type, const char* src);
+// For error messages: why the stored value at `src` did not decode to float
+// ("is not finite (...)", "is beyond 2^24 in magnitude, ...").
+std::string DecodeProblem(ElementType type, const char* src);
 // For error messages: which values `type` holds exactly ("integers 0..255").
 const char* ExactRange(ElementType type);
 

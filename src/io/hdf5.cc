@@ -54,9 +54,10 @@ class Hdf5Reader final : public VectorReader {
   }
 
   StatusOr<int64_t> ReadRowsInt64(int64_t max_rows, std::vector<int64_t>* out) override {
-    if (type_ == ElementType::kFloat32) {
+    if (!IsIntegerType(type_)) {
       return absl::InvalidArgumentError(
-          absl::StrCat(where_, ": holds float32 values, which cannot be read as integer ids"));
+          absl::StrCat(where_, ": holds ", ElementTypeName(type_),
+                       " values, which cannot be read as integer ids"));
     }
     return ReadConverted(max_rows, out);
   }
@@ -111,13 +112,10 @@ class Hdf5Reader final : public VectorReader {
 
   Status Report(int64_t index, const char* row, int64_t column) const {
     if (column < 0) return absl::OkStatus();
-    const std::string value = StoredValueText(type_, row + column * ElementSize(type_));
-    const std::string problem =
-        type_ == ElementType::kFloat32
-            ? "is not finite (set VectorReaderOptions::allow_non_finite to read it)"
-            : "is beyond 2^24 in magnitude, so float cannot hold it exactly";
-    return InvalidFile(
-        where_, absl::StrFormat("row %d, column %d: value %s %s", index, column, value, problem));
+    const char* value = row + column * ElementSize(type_);
+    return InvalidFile(where_,
+                       absl::StrFormat("row %d, column %d: value %s %s", index, column,
+                                       StoredValueText(type_, value), DecodeProblem(type_, value)));
   }
 
   const std::string path_;

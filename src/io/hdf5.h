@@ -2,8 +2,9 @@
 // holds several 2-D datasets ("train", "test", "neighbors", "distances"), so
 // a reader picks one by name (VectorReaderOptions::hdf5_dataset).
 //
-// Supported: a 1-D (read as dim 1) or 2-D dataset of 32-bit floats, unsigned
-// 8-bit integers or signed 32-bit integers in either byte order, in the
+// Supported: a 1-D (read as dim 1) or 2-D dataset of 32- or 64-bit floats,
+// unsigned 8-bit integers or signed 32- or 64-bit integers (ann-benchmarks
+// stores neighbors as int64) in either byte order, in the
 // layouts and filters hdf5_dataset.h lists (those h5py and ann-benchmarks
 // write). Rows are read about io::kChunkBytes at a time, so files larger
 // than memory stream like the other formats.

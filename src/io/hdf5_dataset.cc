@@ -125,22 +125,29 @@ Status Dataset::ParseType(const std::vector<uint8_t>& body) {
     const uint8_t exponent_at = cursor.U8(), exponent_bits = cursor.U8();
     const uint8_t mantissa_at = cursor.U8(), mantissa_bits = cursor.U8();
     const uint32_t bias = cursor.U32();
-    standard = standard && cursor.ok() && size == 4 && (flags & 0x40) == 0 &&
-               ((flags >> 4) & 0x03) == 2 && sign_location == 31 && exponent_at == 23 &&
-               exponent_bits == 8 && mantissa_at == 0 && mantissa_bits == 23 && bias == 127;
-    type_ = ElementType::kFloat32;
+    const bool single = size == 4 && sign_location == 31 && exponent_at == 23 &&
+                        exponent_bits == 8 && mantissa_at == 0 && mantissa_bits == 23 &&
+                        bias == 127;
+    const bool twice = size == 8 && sign_location == 63 && exponent_at == 52 &&
+                       exponent_bits == 11 && mantissa_at == 0 && mantissa_bits == 52 &&
+                       bias == 1023;
+    standard = standard && cursor.ok() && (flags & 0x40) == 0 && ((flags >> 4) & 0x03) == 2 &&
+               (single || twice);
+    type_ = size == 8 ? ElementType::kFloat64 : ElementType::kFloat32;
   } else if (type_class == 0) {
-    standard = standard && ((size == 1 && !is_signed) || (size == 4 && is_signed));
-    type_ = size == 1 ? ElementType::kUint8 : ElementType::kInt32;
+    standard = standard &&
+               ((size == 1 && !is_signed) || (size == 4 && is_signed) || (size == 8 && is_signed));
+    type_ = size == 1 ? ElementType::kUint8 : size == 4 ? ElementType::kInt32 : ElementType::kInt64;
   }
   if ((type_class == 0 || type_class == 1) && standard) return absl::OkStatus();
   std::string name = TypeName(type_class, size, is_signed);
-  if ((type_class == 0 || type_class == 1) && (size == 1 || size == 4)) {
+  if ((type_class == 0 || type_class == 1) && (size == 1 || size == 4 || size == 8)) {
     absl::StrAppend(&name, " (non-standard: precision ", precision, " bits at bit offset ", offset,
                     ")");
   }
   return InvalidFile(where_, absl::StrCat("holds ", name,
-                                          " values; supported are float32, uint8 and int32 "
+                                          " values; supported are float32, float64, uint8, "
+                                          "int32 and int64 "
                                           "(convert it, e.g. with h5py: data.astype('float32'))"));
 }
 

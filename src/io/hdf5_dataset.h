@@ -1,8 +1,8 @@
 // One HDF5 dataset of vectors: its shape, element type and storage, checked
 // against the file before any value is read, and its rows read on demand.
 //
-// Read: 1-D (dim 1) and 2-D datasets of float32, uint8 or int32 in either byte
-// order, stored contiguous, compact or chunked (version 1 B-tree, or the
+// Read: 1-D (dim 1) and 2-D datasets of float32, float64, uint8, int32 or
+// int64 in either byte order, stored contiguous, compact or chunked (version 1 B-tree, or the
 // single-chunk, implicit and fixed-array indexes of libver='latest'), with
 // the deflate, shuffle and fletcher32 filters. Refused with a message that
 // says why: values kept in other files (external storage, virtual datasets),

@@ -148,6 +148,8 @@ std::optional<ElementType> ElementTypeOfDescr(const std::string& descr) {
   if (descr == "<f4") return ElementType::kFloat32;
   if (descr == "|u1" || descr == "<u1") return ElementType::kUint8;
   if (descr == "<i4") return ElementType::kInt32;
+  if (descr == "<i8") return ElementType::kInt64;
+  if (descr == "<f8") return ElementType::kFloat64;
   return std::nullopt;
 }
 
@@ -159,6 +161,10 @@ const char* DescrOf(ElementType type) {
       return "|u1";
     case ElementType::kInt32:
       return "<i4";
+    case ElementType::kInt64:
+      return "<i8";
+    case ElementType::kFloat64:
+      return "<f8";
   }
   return "?";
 }
@@ -194,7 +200,7 @@ StatusOr<Layout> LayoutOfHeader(const std::string& path, const NpyHeader& header
   const std::optional<ElementType> type = ElementTypeOfDescr(header.descr);
   if (!type.has_value()) {
     return InvalidFile(path, absl::StrCat("unsupported .npy dtype '", header.descr,
-                                          "' (supported: '<f4', '|u1', '<i4')"));
+                                          "' (supported: '<f4', '<f8', '|u1', '<i4', '<i8')"));
   }
   if (header.fortran_order) {
     return InvalidFile(path,

@@ -64,9 +64,10 @@ class RowReader final : public VectorReader {
   }
 
   StatusOr<int64_t> ReadRowsInt64(int64_t max_rows, std::vector<int64_t>* out) override {
-    if (layout_.element_type == ElementType::kFloat32) {
+    if (!IsIntegerType(layout_.element_type)) {
       return absl::InvalidArgumentError(
-          absl::StrCat(path(), ": holds float32 values, which cannot be read as integer ids"));
+          absl::StrCat(path(), ": holds ", ElementTypeName(layout_.element_type),
+                       " values, which cannot be read as integer ids"));
     }
     return ReadConverted(max_rows, out);
   }
@@ -174,14 +175,10 @@ class RowReader final : public VectorReader {
     }
     const int64_t column = decode(record);
     if (column < 0) return absl::OkStatus();
-    const std::string value = io::StoredValueText(
-        layout_.element_type, record + column * io::ElementSize(layout_.element_type));
-    const std::string problem =
-        layout_.element_type == ElementType::kFloat32
-            ? "is not finite (set VectorReaderOptions::allow_non_finite to read it)"
-            : "is beyond 2^24 in magnitude, so float cannot hold it exactly";
-    return io::InvalidFile(
-        path(), absl::StrFormat("row %d, column %d: value %s %s", row, column, value, problem));
+    const char* value = record + column * io::ElementSize(layout_.element_type);
+    return io::InvalidFile(path(), absl::StrFormat("row %d, column %d: value %s %s", row, column,
+                                                   io::StoredValueText(layout_.element_type, value),
+                                                   io::DecodeProblem(layout_.element_type, value)));
   }
 
   // A gzip stream is checked against its header only as it is read: after the
