@@ -4,17 +4,15 @@
 #include "turboquant/bulk_load.h"
 
 #include <cmath>
-#include <condition_variable>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "rocksdb/file_system.h"
+#include "tests/segment_file_gate.h"
 #include "tests/test_util.h"
 #include "turboquant/index.h"
 
@@ -141,56 +139,13 @@ TEST(BulkLoadTest, UpsertsReplaceSealedAndUnsealedRowsAndSurviveReopen) {
   EXPECT_EQ(hits->ids[0], 210);
 }
 
-// Holds the creation of the next segment file (after Arm) until Release, so
-// that a test can run other writes while a rewrite is between its claim of
-// the segments and its commit.
-class SegmentFileGate : public rocksdb::FileSystemWrapper {
- public:
-  SegmentFileGate() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
-  const char* Name() const override { return "SegmentFileGate"; }
-
-  void Arm() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    armed_ = true;
-  }
-  void WaitUntilHeld() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [&] { return held_; });
-  }
-  void Release() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    released_ = true;
-    changed_.notify_all();
-  }
-
-  rocksdb::IOStatus NewWritableFile(const std::string& path, const rocksdb::FileOptions& options,
-                                    std::unique_ptr<rocksdb::FSWritableFile>* file,
-                                    rocksdb::IODebugContext* debug) override {
-    if (path.size() > 8 && path.compare(path.size() - 8, 8, ".tqs.tmp") == 0) {
-      std::unique_lock<std::mutex> lock(mutex_);
-      if (armed_) {
-        armed_ = false;
-        held_ = true;
-        changed_.notify_all();
-        changed_.wait(lock, [&] { return released_; });
-      }
-    }
-    return target()->NewWritableFile(path, options, file, debug);
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  bool armed_ = false, held_ = false, released_ = false;
-};
-
 // A load that commits while Compact is merging the whole collection lands
 // beside the compacted segments: nothing is lost or doubled, and it reopens.
 TEST(BulkLoadTest, LoadDuringCompactionKeepsBothAndReopens) {
   const std::string dir = testing::MakeTempDir("bulk_compact") + "/c";
   const std::vector<float> v0 = testing::GaussianVectors(300, kDim, 1);
   const std::vector<float> v1 = testing::GaussianVectors(100, kDim, 2);
-  auto gate = std::make_shared<SegmentFileGate>();
+  auto gate = std::make_shared<testing::SegmentFileGate>();
   OpenOptions open{.background_work = false};
   open.file_system = gate;
   {

@@ -112,7 +112,9 @@ struct OpenOptions {
   int64_t seal_rows = 1 << 20;
   // Seal and compact on a library-owned thread: unsealed rows once there are
   // seal_rows of them; sealed segments of one size class once there are
-  // four (size-tiered merging); a segment whose rows are a fifth deleted.
+  // four (size-tiered merging); a segment whose rows are a fifth deleted. A
+  // second library thread merges the small chunks of recent writes, also
+  // while a seal runs.
   // Off: that work is done only by Flush, Compact and WaitForBackgroundWork,
   // in the caller's thread (for callers that schedule it themselves, and for
   // tests that need a deterministic order of file operations).

@@ -17,7 +17,9 @@
 // Sealing and compaction (background.cc, seal.cc) run on a library thread:
 // a Rewrite merges a run of segments without any lock, and takes
 // write_mutex_ only to commit, applying the deletes that writers made
-// meanwhile. Writers therefore never wait for a seal to write its files.
+// meanwhile. Writers therefore never wait for a seal to write its files. A
+// second library thread merges the small chunks of recent writes
+// (chunk_merge.cc), so that they are merged while a long seal runs too.
 //
 // Fail-stop writes (LevelDB's background-error pattern): when a catalog write
 // fails, its outcome is unknown (the batch may or may not be durable), so the
@@ -166,8 +168,8 @@ class TurboQuantIndex::Impl {
   Status Flush();
   Status Compact();
   Status WaitForBackgroundWork();
-  // Writable indexes: starts the library thread that seals and compacts
-  // (unless OpenOptions::background_work is off).
+  // Writable indexes: starts the library threads that seal and compact, and
+  // merge small chunks (unless OpenOptions::background_work is off).
   void StartBackgroundWork();
   Status Verify() const;
   Status Backup(const std::string& dir) const;
@@ -240,23 +242,34 @@ class TurboQuantIndex::Impl {
   Status WriteCatalog(rocksdb::WriteBatch* batch);
   // The sticky write error, or FailedPrecondition on a read-only open.
   Status CheckWritable() const;
-  // Background work (background.cc). Wakes the library thread when work is
-  // due in `snapshot`.
+  // Background work (background.cc). A library thread and what it is asked
+  // to do: `wanted` and `busy` are guarded by background_mutex_.
+  struct Worker {
+    std::thread thread;
+    bool wanted = false;
+    bool busy = false;
+  };
+  // Wakes the library threads that have work due in `snapshot`.
   void WakeBackgroundIfDue(const Snapshot& snapshot);
-  void RunBackgroundThread();
+  // Runs `work` whenever `worker` is wanted, until the index closes.
+  void RunWorker(Worker* worker, void (Impl::*work)());
   // Segments [first, end) of a snapshot that are due for background work
-  // (first == end: none). `chunks`: small unsealed chunks to merge into one
-  // (MergeChunks); otherwise a Rewrite into sealed segments.
+  // (first == end: none).
   struct DueWork {
     size_t first = 0, end = 0;
-    bool chunks = false;
   };
-  // In order: the unsealed rows once they reach seal_rows, kChunksPerMerge
-  // trailing small chunks, a sealed segment a fifth deleted, or the trailing
+  // A Rewrite into sealed segments, in order: the unsealed rows once they
+  // reach seal_rows, a sealed segment a fifth deleted, or the trailing
   // sealed segments of one size class once there are kSegmentsPerTier.
-  DueWork DueRun(const Snapshot& snapshot) const;
-  // Does due work until none is left. A failure becomes the sticky write
-  // error: acknowledged writes were durable already, so it fails no call.
+  DueWork DueRewrite(const Snapshot& snapshot) const;
+  // kChunksPerMerge or more trailing small chunks to merge into one.
+  DueWork DueChunkMerge(const Snapshot& snapshot) const;
+  // Each does its kind of due work until none is left; DoDueWork does both
+  // (in the caller's thread when background work is off). A failure becomes
+  // the sticky write error: acknowledged writes were durable already, so it
+  // fails no call.
+  void DoDueRewrites();
+  void DoDueChunkMerges();
   void DoDueWork();
   // Marks rows dead in `next`, recording the catalog changes in `batch`.
   void DeleteRows(const std::vector<Location>& rows, Snapshot* next,
@@ -371,14 +384,17 @@ class TurboQuantIndex::Impl {
 
   // One Rewrite at a time (background thread, Flush, Compact).
   std::mutex rewrite_mutex_;
+  // Held by a chunk merge from its claim to its commit, and by a Rewrite
+  // while it claims its run, so that a Rewrite never claims chunks that a
+  // merge holds. Taken before write_mutex_.
+  std::mutex chunk_merge_mutex_;
 
-  // The background thread and its wake-ups.
+  // The background threads and their wake-ups.
   std::mutex background_mutex_;
   std::condition_variable background_cv_;
-  bool background_wanted_ = false;  // guarded by background_mutex_
-  bool background_busy_ = false;    // guarded by background_mutex_
-  bool background_stop_ = false;    // guarded by background_mutex_
-  std::thread background_;
+  bool background_stop_ = false;  // guarded by background_mutex_
+  Worker rewriter_;               // seals and compacts
+  Worker chunk_merger_;           // merges small chunks
 
   // Guards everything below: held by a group's leader while it commits and
   // by a Rewrite while it commits.

@@ -223,6 +223,8 @@ Status TurboQuantIndex::Impl::RewriteNow(bool unsealed_only) {
   std::lock_guard<std::mutex> rewrite(rewrite_mutex_);
   RewriteRun run;
   {
+    // A running chunk merge ends first: its chunks are part of the run.
+    std::lock_guard<std::mutex> merges(chunk_merge_mutex_);
     std::lock_guard<std::mutex> lock(write_mutex_);
     if (Status s = CheckWritable(); !s.ok()) return s;
     const std::shared_ptr<const Snapshot> current = Current();
