@@ -232,9 +232,11 @@ TEST(BackgroundWorkTest, ChunksWrittenDuringASealAreMergedMeanwhile) {
     ASSERT_TRUE((*index)->Add(ConsecutiveIds(id, 1), CrashVectors(id, 1)).ok());
   }
   ASSERT_EQ(*(*index)->Remove({105}), 1);
-  // Poll, without a deadline that a slow machine could miss: the test fails
-  // by ctest's timeout if chunks are never merged while the seal is held.
-  while ((*index)->Stats().segments > 1 + static_cast<int64_t>(kAdds / 8)) {
+  // Merging stops once fewer than 8 small chunks trail (kChunksPerMerge), so
+  // the held run and at most 7 chunks remain, against 41 unmerged. Poll,
+  // without a deadline that a slow machine could miss: the test fails by
+  // ctest's timeout if chunks are never merged while the seal is held.
+  while ((*index)->Stats().segments > 1 + 7) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   EXPECT_EQ((*index)->Stats().seals, 0);
