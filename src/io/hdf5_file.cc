@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <utility>
 
@@ -68,7 +69,6 @@ File::File(File&& other) noexcept
       base_(other.base_),
       offset_bytes_(other.offset_bytes_),
       length_bytes_(other.length_bytes_),
-      superblock_version_(other.superblock_version_),
       root_header_(other.root_header_) {}
 
 File::~File() {
@@ -79,23 +79,21 @@ uint64_t File::undefined_address() const {
   return offset_bytes_ == 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * offset_bytes_)) - 1;
 }
 
+Status File::OutsideFile(uint64_t address, uint64_t n, absl::string_view what) const {
+  return CorruptFile(path_, absl::StrFormat("%s (%d bytes at address %d) lies beyond the end of "
+                                            "the file",
+                                            what, n, address));
+}
+
 Status File::Read(uint64_t address, uint64_t n, absl::string_view what,
                   std::vector<uint8_t>* out) const {
-  if (!Contains(address, n)) {
-    return CorruptFile(path_, absl::StrFormat("%s (%d bytes at address %d) lies beyond the end "
-                                              "of the file",
-                                              what, n, address));
-  }
+  if (!Contains(address, n)) return OutsideFile(address, n, what);  // before allocating n
   out->resize(n);
   return Read(address, n, what, out->data());
 }
 
 Status File::Read(uint64_t address, uint64_t n, absl::string_view what, void* out) const {
-  if (!Contains(address, n)) {
-    return CorruptFile(path_, absl::StrFormat("%s (%d bytes at address %d) lies beyond the end "
-                                              "of the file",
-                                              what, n, address));
-  }
+  if (!Contains(address, n)) return OutsideFile(address, n, what);
   char* dst = static_cast<char*>(out);
   for (uint64_t done = 0; done < n;) {
     const ssize_t got =
@@ -117,12 +115,12 @@ Status File::ReadSuperblock() {
   if (!Read(0, sizeof(fixed), "", fixed).ok()) {
     return CorruptFile(path_, "the superblock is truncated");
   }
-  superblock_version_ = fixed[8];
-  if (superblock_version_ > 3) {
-    return InvalidFile(path_, absl::StrCat("superblock version ", superblock_version_,
+  const int version = fixed[8];
+  if (version > 3) {
+    return InvalidFile(path_, absl::StrCat("superblock version ", version,
                                            " is newer than this reader knows (0 to 3)"));
   }
-  const bool old_format = superblock_version_ <= 1;
+  const bool old_format = version <= 1;
   offset_bytes_ = old_format ? fixed[13] : fixed[9];
   length_bytes_ = old_format ? fixed[14] : fixed[10];
   for (const int width : {offset_bytes_, length_bytes_}) {
@@ -132,8 +130,8 @@ Status File::ReadSuperblock() {
                                                 width));
     }
   }
-  const uint64_t root_field = old_format ? (superblock_version_ == 0 ? 24 : 28) + 5 * offset_bytes_
-                                         : 12 + 3 * offset_bytes_;
+  const uint64_t root_field =
+      old_format ? (version == 0 ? 24 : 28) + 5 * offset_bytes_ : 12 + 3 * offset_bytes_;
   std::vector<uint8_t> bytes;
   if (!Read(root_field, offset_bytes_, "", &bytes).ok()) {
     return CorruptFile(path_, "the superblock is truncated");

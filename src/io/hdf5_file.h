@@ -80,14 +80,14 @@ class File {
     return Cursor(bytes, offset_bytes_, length_bytes_);
   }
 
-  // What the superblock says: the version and the root group's object header.
-  int superblock_version() const { return superblock_version_; }
+  // The root group's object header, as the superblock names it.
   uint64_t root_header() const { return root_header_; }
 
  private:
   File(std::string path, int fd, uint64_t file_bytes)
       : path_(std::move(path)), fd_(fd), file_bytes_(file_bytes) {}
   Status ReadSuperblock();
+  Status OutsideFile(uint64_t address, uint64_t n, absl::string_view what) const;
 
   std::string path_;
   int fd_;
@@ -95,7 +95,6 @@ class File {
   uint64_t base_ = 0;
   int offset_bytes_ = 8;
   int length_bytes_ = 8;
-  int superblock_version_ = 0;
   uint64_t root_header_ = 0;
 };
 

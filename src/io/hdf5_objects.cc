@@ -22,7 +22,8 @@ constexpr size_t kMaxHeaderBlocks = 64;
 constexpr uint64_t kMaxHeaderBytes = uint64_t{16} << 20;
 constexpr int kMaxBTreeLevel = 32;
 constexpr int kMaxLinkHops = 16;
-constexpr uint64_t kMaxNameBytes = 64 << 10;
+// A group's name heap holds its link names, a few bytes each.
+constexpr uint64_t kMaxHeapBytes = uint64_t{16} << 20;
 
 Status CorruptHeader(const File& file, uint64_t address, absl::string_view problem) {
   return CorruptFile(file.path(),
@@ -91,7 +92,8 @@ Status ReadBlock(const File& file, uint64_t address, const Block& block, uint64_
 }
 
 // A local heap: "HEAP", version, reserved, data size, free list head, data
-// address. Names are NUL-terminated strings at offsets into the data.
+// address. Names are NUL-terminated strings at offsets into the data, which
+// is read once.
 class LocalHeap {
  public:
   static StatusOr<LocalHeap> Read(const File& file, uint64_t address, absl::string_view group) {
@@ -105,40 +107,44 @@ class LocalHeap {
     Cursor cursor = file.CursorOver(header);
     cursor.Expect("HEAP");
     cursor.Skip(4);
-    LocalHeap heap;
-    heap.data_bytes_ = cursor.Length();
+    const uint64_t data_bytes = cursor.Length();
     cursor.Length();  // the free list, which reading never follows
-    heap.data_ = cursor.Address();
+    const uint64_t data = cursor.Address();
     if (!cursor.ok()) return CorruptFile(file.path(), absl::StrCat(what, " is malformed"));
-    if (!file.Contains(heap.data_, heap.data_bytes_)) {
+    if (!file.Contains(data, data_bytes)) {
       return CorruptFile(file.path(),
                          absl::StrFormat("%s declares %d bytes at address %d, beyond the end of "
                                          "the file (%d bytes)",
-                                         what, heap.data_bytes_, heap.data_, file.size()));
+                                         what, data_bytes, data, file.size()));
     }
+    if (data_bytes > kMaxHeapBytes) {
+      return absl::UnimplementedError(
+          absl::StrFormat("%s: %s holds %d bytes of link names; this reader reads at most %d",
+                          file.path(), what, data_bytes, kMaxHeapBytes));
+    }
+    LocalHeap heap;
+    Status read = file.Read(data, data_bytes, what, &heap.data_);
+    if (!read.ok()) return read;
     return heap;
   }
 
+  uint64_t size() const { return data_.size(); }
+
   // The string at `offset`, which must end inside the heap.
   StatusOr<std::string> Name(const File& file, uint64_t offset) const {
-    if (offset >= data_bytes_) {
+    if (offset >= data_.size()) {
       return CorruptFile(file.path(), absl::StrCat("a link name offset (", offset,
                                                    ") lies outside its group's name heap"));
     }
-    std::vector<uint8_t> bytes;
-    Status read = file.Read(data_ + offset, std::min(data_bytes_ - offset, kMaxNameBytes),
-                            "a link name", &bytes);
-    if (!read.ok()) return read;
-    const auto end = std::find(bytes.begin(), bytes.end(), 0);
-    if (end == bytes.end()) {
+    const auto end = std::find(data_.begin() + offset, data_.end(), 0);
+    if (end == data_.end()) {
       return CorruptFile(file.path(), "a link name in a group's name heap does not end");
     }
-    return std::string(bytes.begin(), end);
+    return std::string(data_.begin() + offset, end);
   }
 
  private:
-  uint64_t data_bytes_ = 0;
-  uint64_t data_ = 0;
+  std::vector<uint8_t> data_;
 };
 
 struct Link {
@@ -156,7 +162,7 @@ struct Link {
 class SymbolTableWalk {
  public:
   SymbolTableWalk(const File& file, const LocalHeap& heap, std::vector<Link>* links)
-      : file_(file), heap_(heap), links_(links), unread_(file.size()) {}
+      : file_(file), heap_(heap), links_(links), unread_(file.size()), names_left_(heap.size()) {}
 
   Status Node(uint64_t address, int expected_level) {
     uint8_t prefix[8];
@@ -204,12 +210,12 @@ class SymbolTableWalk {
       cursor.Skip(4);
       Cursor pad = file_.CursorOver(cursor.Bytes(16));
       if (!cursor.ok()) return Corrupt(address);
-      StatusOr<std::string> name = heap_.Name(file_, name_offset);
+      StatusOr<std::string> name = HeapName(name_offset);
       if (!name.ok()) return name.status();
       link.name = *std::move(name);
       link.kind = Link::Kind::kHard;
       if (cache_type == 2) {
-        StatusOr<std::string> target = heap_.Name(file_, pad.U32());
+        StatusOr<std::string> target = HeapName(pad.U32());
         if (!target.ok()) return target.status();
         link.kind = Link::Kind::kSoft;
         link.target = *std::move(target);
@@ -231,6 +237,19 @@ class SymbolTableWalk {
     return file_.Read(address, n, "a group B-tree node", out);
   }
 
+  // Every link's name (and soft link's value) has its own place in the heap,
+  // so all of them together fit in it; more means entries that share names,
+  // which could make the walk hold the heap many times over.
+  StatusOr<std::string> HeapName(uint64_t offset) {
+    StatusOr<std::string> name = heap_.Name(file_, offset);
+    if (!name.ok()) return name;
+    if (name->size() + 1 > names_left_) {
+      return CorruptFile(file_.path(), "a group's links share their names in its name heap");
+    }
+    names_left_ -= name->size() + 1;
+    return name;
+  }
+
   Status Corrupt(uint64_t address) {
     return CorruptFile(file_.path(),
                        absl::StrCat("a group's B-tree node at address ", address, " is corrupt"));
@@ -240,6 +259,7 @@ class SymbolTableWalk {
   const LocalHeap& heap_;
   std::vector<Link>* links_;
   uint64_t unread_;
+  uint64_t names_left_;
 };
 
 // A link message: version 1, flags, then (as the flags say) the link type,
