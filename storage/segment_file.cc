@@ -40,14 +40,15 @@ StatusOr<uint64_t> WriteSegmentFile(FileSystemPtr fs, const std::string& path,
   const absl::Span<const uint8_t> sections[5] = {
       contents.blocks, Bytes(contents.norms), Bytes(contents.scalars), Bytes(contents.ids),
       Bytes(contents.vectors)};
+  uint32_t crcs[5];
+  for (int i = 0; i < 5; ++i) crcs[i] = Crc32c(sections[i].data(), sections[i].size());
   // The header records the section offsets, so lay them out first: the header
   // length is known once it is built with placeholder offsets of equal size.
   auto build_header = [&](const uint64_t* offsets) {
     flatbuffers::FlatBufferBuilder builder;
     fb::Section fb_sections[5];
     for (int i = 0; i < 5; ++i) {
-      fb_sections[i] = fb::Section(offsets[i], sections[i].size(),
-                                   Crc32c(sections[i].data(), sections[i].size()));
+      fb_sections[i] = fb::Section(offsets[i], sections[i].size(), crcs[i]);
     }
     builder.Finish(fb::CreateSegmentHeader(
         builder, kFormatVersion, options.dim, options.bits, static_cast<int8_t>(options.codec),
