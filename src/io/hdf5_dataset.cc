@@ -23,7 +23,6 @@ namespace {
 // stored byte is a corrupt header.
 constexpr uint64_t kMaxCompressionRatio = 1032;
 constexpr uint64_t kMaxChunkBytes = uint64_t{1} << 30;
-constexpr int kMaxBTreeLevel = 32;
 constexpr uint16_t kDeflate = 1, kShuffle = 2, kFletcher32 = 3;
 
 uint64_t CeilDiv(uint64_t a, uint64_t b) { return a / b + (a % b != 0); }
@@ -284,12 +283,9 @@ Status Dataset::ParseFilters(const std::vector<uint8_t>& body) {
   return absl::OkStatus();
 }
 
-// How many chunks the shape needs, bounded by the file first: a tiny file
-// may declare 2^40 rows.
+// How many chunks the shape needs (of a size ReadChunkIndex checked is not
+// 0), bounded by the file first: a tiny file may declare 2^40 rows.
 StatusOr<uint64_t> Dataset::ChunkCount() const {
-  if (chunk_rows_ == 0 || chunk_columns_ == 0) {
-    return CorruptFile(where_, "declares chunks of size 0");
-  }
   const uint64_t bands = CeilDiv(rows_, chunk_rows_);
   if (bands > file_.size() || bands * column_chunks() > file_.size()) {
     return CorruptFile(where_, absl::StrFormat("declares %d rows in chunks of %d, more chunks than "
@@ -305,10 +301,8 @@ Status Dataset::ReadChunkIndex() {
   }
   Status status;
   if (chunk_index_type_ == 0) {
-    // The nodes of a valid tree do not overlap: reading more than the file
-    // means nodes visited twice, which could make the walk take time without end.
-    uint64_t unread = file_.size();
-    if (address_ != file_.undefined_address()) status = ReadChunkTree(address_, -1, &unread);
+    BTreeWalk tree(file_, /*type=*/1, 8 + 8 * (rank_ + 1), where_, "its chunk B-tree");
+    if (address_ != file_.undefined_address()) status = ReadChunkTree(&tree, address_, -1);
   } else {
     StatusOr<uint64_t> count = ChunkCount();
     if (!count.ok()) return count.status();
@@ -353,43 +347,24 @@ Status Dataset::AddChunk(const Chunk& chunk) {
   return absl::OkStatus();
 }
 
-// A node: "TREE", type 1, level, entry count, siblings, then keys and
-// children alternating. A key is the chunk's stored size, its filter mask
-// and its offset along each axis (and 0 for the element); a child is a
-// lower node, or at level 0 the chunk.
-Status Dataset::ReadChunkTree(uint64_t address, int expected_level, uint64_t* unread) {
-  const Status corrupt = CorruptFile(
-      where_, absl::StrCat("its chunk B-tree node at address ", address, " is corrupt"));
-  uint8_t prefix[8];
-  Status read = file_.Read(address, sizeof(prefix), "a chunk B-tree node", prefix);
-  if (!read.ok()) return read;
-  const int level = prefix[5];
-  const uint64_t entries = prefix[6] | prefix[7] << 8;
-  if (!std::equal(prefix, prefix + 4, "TREE") || prefix[4] != 1 || level > kMaxBTreeLevel ||
-      (expected_level >= 0 && level != expected_level)) {
-    return corrupt;
-  }
-  const uint64_t key_bytes = 8 + 8 * (rank_ + 1);
-  const uint64_t entry_bytes = entries * (key_bytes + file_.offset_bytes());
-  const uint64_t node_bytes = 8 + 2 * file_.offset_bytes() + entry_bytes;
-  if (node_bytes > *unread) {
-    return CorruptFile(where_, "its chunk B-tree visits nodes more than once");
-  }
-  *unread -= node_bytes;
-  std::vector<uint8_t> bytes;
-  read = file_.Read(address + node_bytes - entry_bytes, entry_bytes, "a chunk B-tree node", &bytes);
-  if (!read.ok()) return read;
-  Cursor cursor = file_.CursorOver(bytes);
-  for (uint64_t i = 0; i < entries; ++i) {
+// A key of a chunk B-tree node is the chunk's stored size, its filter mask
+// and its offset along each axis (and 0 for the element); a child is a lower
+// node, or at level 0 the chunk.
+Status Dataset::ReadChunkTree(BTreeWalk* tree, uint64_t address, int expected_level) {
+  StatusOr<BTreeNode> node = tree->ReadNode(address, expected_level);
+  if (!node.ok()) return node.status();
+  Cursor cursor = file_.CursorOver(node->pairs);
+  Status read;
+  for (int i = 0; i < node->entries; ++i) {
     Chunk chunk;
     chunk.bytes = cursor.U32();
     chunk.skipped_filters = cursor.U32();
     uint64_t offsets[3] = {0, 0, 0};
     for (int axis = 0; axis <= rank_; ++axis) offsets[axis] = cursor.Number(8);
     chunk.address = cursor.Address();
-    if (!cursor.ok()) return corrupt;
-    if (level > 0) {
-      read = ReadChunkTree(chunk.address, level - 1, unread);
+    if (!cursor.ok()) return tree->Corrupt(address);
+    if (node->level > 0) {
+      read = ReadChunkTree(tree, chunk.address, node->level - 1);
       if (!read.ok()) return read;
       continue;
     }

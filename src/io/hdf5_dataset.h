@@ -65,7 +65,7 @@ class Dataset {
   uint64_t column_chunks() const { return (dim_ + chunk_columns_ - 1) / chunk_columns_; }
   StatusOr<uint64_t> ChunkCount() const;
   Status ReadChunkIndex();
-  Status ReadChunkTree(uint64_t address, int expected_level, uint64_t* unread);
+  Status ReadChunkTree(BTreeWalk* tree, uint64_t address, int expected_level);
   Status ReadFixedArray(uint64_t count);
   Status AddChunk(const Chunk& chunk);
   Status CheckStorage();

@@ -162,29 +162,21 @@ struct Link {
 class SymbolTableWalk {
  public:
   SymbolTableWalk(const File& file, const LocalHeap& heap, std::vector<Link>* links)
-      : file_(file), heap_(heap), links_(links), unread_(file.size()), names_left_(heap.size()) {}
+      : file_(file),
+        heap_(heap),
+        links_(links),
+        tree_(file, /*type=*/0, file.length_bytes(), file.path(), "a group's B-tree"),
+        names_left_(heap.size()) {}
 
   Status Node(uint64_t address, int expected_level) {
-    uint8_t prefix[8];
-    Status read = file_.Read(address, sizeof(prefix), "a group B-tree node", prefix);
-    if (!read.ok()) return read;
-    const int level = prefix[5];
-    const int entries = prefix[6] | prefix[7] << 8;
-    if (!std::equal(prefix, prefix + 4, "TREE") || prefix[4] != 0 || level > kMaxBTreeLevel ||
-        (expected_level >= 0 && level != expected_level)) {
-      return Corrupt(address);
-    }
-    const uint64_t children_at = address + 8 + 2 * file_.offset_bytes();
-    const uint64_t pair = file_.length_bytes() + file_.offset_bytes();
-    std::vector<uint8_t> bytes;
-    read = ReadNodeBytes(children_at, entries * pair, &bytes);
-    if (!read.ok()) return read;
-    Cursor cursor = file_.CursorOver(bytes);
-    for (int i = 0; i < entries; ++i) {
+    StatusOr<BTreeNode> node = tree_.ReadNode(address, expected_level);
+    if (!node.ok()) return node.status();
+    Cursor cursor = file_.CursorOver(node->pairs);
+    for (int i = 0; i < node->entries; ++i) {
       cursor.Length();  // key: a heap offset, not needed to list every link
       const uint64_t child = cursor.Address();
-      if (!cursor.ok()) return Corrupt(address);
-      Status walked = level == 0 ? SymbolNode(child) : Node(child, level - 1);
+      if (!cursor.ok()) return tree_.Corrupt(address);
+      Status walked = node->level == 0 ? SymbolNode(child) : Node(child, node->level - 1);
       if (!walked.ok()) return walked;
     }
     return absl::OkStatus();
@@ -195,11 +187,11 @@ class SymbolTableWalk {
     uint8_t prefix[8];
     Status read = file_.Read(address, sizeof(prefix), "a symbol table node", prefix);
     if (!read.ok()) return read;
-    if (!std::equal(prefix, prefix + 4, "SNOD")) return Corrupt(address);
+    if (!std::equal(prefix, prefix + 4, "SNOD")) return tree_.Corrupt(address);
     const int count = prefix[6] | prefix[7] << 8;
     const uint64_t entry_bytes = 2 * file_.offset_bytes() + 24;
     std::vector<uint8_t> bytes;
-    read = ReadNodeBytes(address + 8, count * entry_bytes, &bytes);
+    read = tree_.ReadCharged(address + sizeof(prefix), sizeof(prefix), count * entry_bytes, &bytes);
     if (!read.ok()) return read;
     Cursor cursor = file_.CursorOver(bytes);
     for (int i = 0; i < count; ++i) {
@@ -209,7 +201,7 @@ class SymbolTableWalk {
       const uint32_t cache_type = cursor.U32();
       cursor.Skip(4);
       Cursor pad = file_.CursorOver(cursor.Bytes(16));
-      if (!cursor.ok()) return Corrupt(address);
+      if (!cursor.ok()) return tree_.Corrupt(address);
       StatusOr<std::string> name = HeapName(name_offset);
       if (!name.ok()) return name.status();
       link.name = *std::move(name);
@@ -225,18 +217,6 @@ class SymbolTableWalk {
     return absl::OkStatus();
   }
 
-  // The nodes of a valid tree do not overlap, so the walk reads at most the
-  // file's size; more means nodes visited twice (a cycle, or a node many
-  // parents share), which could make the walk take time without end.
-  Status ReadNodeBytes(uint64_t address, uint64_t n, std::vector<uint8_t>* out) {
-    const uint64_t charged = n + 8;  // and the node's prefix
-    if (charged > unread_) {
-      return CorruptFile(file_.path(), "a group's B-tree visits nodes more than once");
-    }
-    unread_ -= charged;
-    return file_.Read(address, n, "a group B-tree node", out);
-  }
-
   // Every link's name (and soft link's value) has its own place in the heap,
   // so all of them together fit in it; more means entries that share names,
   // which could make the walk hold the heap many times over.
@@ -250,15 +230,10 @@ class SymbolTableWalk {
     return name;
   }
 
-  Status Corrupt(uint64_t address) {
-    return CorruptFile(file_.path(),
-                       absl::StrCat("a group's B-tree node at address ", address, " is corrupt"));
-  }
-
   const File& file_;
   const LocalHeap& heap_;
   std::vector<Link>* links_;
-  uint64_t unread_;
+  BTreeWalk tree_;
   uint64_t names_left_;
 };
 
@@ -381,6 +356,37 @@ StatusOr<uint64_t> Resolve(const File& file, uint64_t start, absl::string_view p
 }
 
 }  // namespace
+
+StatusOr<BTreeNode> BTreeWalk::ReadNode(uint64_t address, int expected_level) {
+  uint8_t prefix[8];
+  Status read = file_.Read(address, sizeof(prefix), absl::StrCat(tree_, " node"), prefix);
+  if (!read.ok()) return read;
+  BTreeNode node;
+  node.level = prefix[5];
+  node.entries = prefix[6] | prefix[7] << 8;
+  if (!std::equal(prefix, prefix + 4, "TREE") || prefix[4] != type_ ||
+      node.level > kMaxBTreeLevel || (expected_level >= 0 && node.level != expected_level)) {
+    return Corrupt(address);
+  }
+  const uint64_t prefix_bytes = sizeof(prefix) + 2 * file_.offset_bytes();  // and the siblings
+  read = ReadCharged(address + prefix_bytes, prefix_bytes,
+                     node.entries * (key_bytes_ + file_.offset_bytes()), &node.pairs);
+  if (!read.ok()) return read;
+  return node;
+}
+
+Status BTreeWalk::ReadCharged(uint64_t address, uint64_t prefix_bytes, uint64_t n,
+                              std::vector<uint8_t>* out) {
+  if (prefix_bytes + n > unread_) {
+    return CorruptFile(where_, absl::StrCat(tree_, " visits nodes more than once"));
+  }
+  unread_ -= prefix_bytes + n;
+  return file_.Read(address, n, absl::StrCat(tree_, " node"), out);
+}
+
+Status BTreeWalk::Corrupt(uint64_t address) const {
+  return CorruptFile(where_, absl::StrCat(tree_, " node at address ", address, " is corrupt"));
+}
 
 StatusOr<std::vector<Message>> ReadObjectHeader(const File& file, uint64_t address) {
   uint8_t version = 0;

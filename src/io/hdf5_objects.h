@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -38,6 +39,49 @@ struct Message {
   // The body is a reference to a message stored elsewhere (a committed
   // datatype, a shared message table), which this reader does not follow.
   bool shared() const { return (flags & 0x02) != 0; }
+};
+
+// A node of a version 1 B-tree (specification III.A.1): its level (0 for
+// leaves) and its entries, each a key and a child address, as bytes.
+struct BTreeNode {
+  int level = 0;
+  int entries = 0;
+  std::vector<uint8_t> pairs;
+};
+
+// One walk of a version 1 B-tree (group nodes are type 0, chunk nodes type
+// 1). The nodes of a valid tree do not overlap, so a walk reads at most the
+// file's size; more means nodes visited twice (a cycle, or a node that many
+// parents share), which could make the walk take time without end.
+class BTreeWalk {
+ public:
+  // `where` starts messages (the file, or the dataset); `tree` names the
+  // tree in them ("a group's B-tree").
+  BTreeWalk(const File& file, int type, uint64_t key_bytes, std::string where, std::string tree)
+      : file_(file),
+        type_(type),
+        key_bytes_(key_bytes),
+        where_(std::move(where)),
+        tree_(std::move(tree)),
+        unread_(file.size()) {}
+
+  // The node at `address` ("TREE", type, level, entry count, siblings, then
+  // keys and children alternating), which must be of this tree's type and,
+  // unless negative, at `expected_level`.
+  StatusOr<BTreeNode> ReadNode(uint64_t address, int expected_level);
+  // Reads `n` bytes after a node prefix of `prefix_bytes`, charged to the walk
+  // (the leaves of a group tree are symbol table nodes).
+  Status ReadCharged(uint64_t address, uint64_t prefix_bytes, uint64_t n,
+                     std::vector<uint8_t>* out);
+  Status Corrupt(uint64_t address) const;
+
+ private:
+  const File& file_;
+  const int type_;
+  const uint64_t key_bytes_;
+  const std::string where_;
+  const std::string tree_;
+  uint64_t unread_;
 };
 
 // The messages of the object header at `address`, continuations followed.
