@@ -320,6 +320,9 @@ TEST(Hdf5Test, RefusesValuesTheFileDoesNotHold) {
       "with h5py.File('", path, "', 'w') as f:\n"
       "  f.create_dataset('unwritten', shape=(1000, 16), dtype='<f4')\n"
       "  f.create_dataset('unwritten_chunks', shape=(2**40, 16), dtype='<f4', chunks=(64, 16))\n"
+      "  d = f.create_dataset('partly_written', shape=(6, 3), dtype='<f4', chunks=(2, 3), "
+      "compression='gzip')\n"
+      "  d[0:2] = np.ones((2, 3), '<f4')\n"
       "  f.create_dataset('external', shape=(2, 3), dtype='<f4', external=[('", raw, "', 0, 24)])\n"
       "  f['link'] = h5py.ExternalLink('", other, "', '/train')\n"
       "  layout = h5py.VirtualLayout(shape=(2, 3), dtype='<f4')\n"
@@ -330,6 +333,8 @@ TEST(Hdf5Test, RefusesValuesTheFileDoesNotHold) {
   const std::pair<const char*, const char*> cases[] = {
       {"unwritten", "declares 1000 rows of 64 bytes, but stores 0 bytes"},
       {"unwritten_chunks", "declares 1099511627776 rows of 64 bytes, but stores 0 bytes"},
+      // Compressed, so the stored bytes could hold the shape: the chunk count tells.
+      {"partly_written", "stores 1 of the 3 chunks its shape needs"},
       {"external", "keeps its values in other files"},
       {"link", "is an external link to another file, which is not followed"},
       {"virtual", "keeps its values in other files"},
