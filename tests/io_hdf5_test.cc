@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -146,6 +147,11 @@ TEST(Hdf5Test, ErrorsNameTheProblem) {
   StatusOr<Matrix> missing = ReadVectors(dir + "/nope.hdf5");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+
+  std::filesystem::create_directory(dir + "/folder.hdf5");
+  StatusOr<Matrix> folder = ReadVectors(dir + "/folder.hdf5");
+  ASSERT_FALSE(folder.ok());
+  ExpectContains(folder.status(), "is a directory, not an HDF5 file");
 
   const std::string not_hdf5 = dir + "/text.h5";
   std::ofstream(not_hdf5) << "this is not an HDF5 file\n";

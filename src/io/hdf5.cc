@@ -5,10 +5,7 @@
 // against the file.
 #include "src/io/hdf5.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <string>
 #include <utility>
 #include <vector>
@@ -134,9 +131,6 @@ class Hdf5Reader final : public VectorReader {
 
 StatusOr<std::unique_ptr<VectorReader>> OpenHdf5Reader(const std::string& path,
                                                        const VectorReaderOptions& options) {
-  struct stat info;
-  if (::stat(path.c_str(), &info) != 0) return SystemError(path, "open", errno);
-  if (S_ISDIR(info.st_mode)) return InvalidFile(path, "is a directory, not an HDF5 file");
   StatusOr<hdf5::File> file = hdf5::File::Open(path);
   if (!file.ok()) return file.status();
   const std::string& name = options.hdf5_dataset;

@@ -3,6 +3,7 @@
 // default; versions 2 and 3, with libver='latest').
 #include "src/io/hdf5_file.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -48,6 +49,7 @@ StatusOr<File> File::Open(const std::string& path) {
   StatusOr<OpenedFile> opened = OpenForReading(path);
   if (!opened.ok()) return opened.status();
   File file(path, opened->fd, static_cast<uint64_t>(opened->info.st_size));
+  if (S_ISDIR(opened->info.st_mode)) return InvalidFile(path, "is a directory, not an HDF5 file");
   // libhdf5 looks for the signature at 0, 512, 1024, 2048, ...
   for (uint64_t at = 0; at < file.file_bytes_; at = at == 0 ? 512 : 2 * at) {
     char bytes[kSignatureBytes];

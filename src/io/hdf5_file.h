@@ -51,8 +51,8 @@ class Cursor {
 // libhdf5 also places the base whatever the superblock says.
 class File {
  public:
-  // Opens `path` and finds its superblock. InvalidArgument when the file has
-  // no HDF5 signature.
+  // Opens `path` and finds its superblock. InvalidArgument for a directory
+  // or a file without an HDF5 signature.
   static StatusOr<File> Open(const std::string& path);
 
   File(File&& other) noexcept;
