@@ -4,6 +4,7 @@
 // memory are fine) into TurboQuantIndex::BulkLoad, which encodes on several
 // threads straight into segment files and commits them at once. On failure
 // the half-built collection is removed.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -25,6 +26,11 @@ using turboquant::IndexStats;
 using turboquant::TurboQuantIndex;
 
 constexpr char kName[] = "build";
+// Input read per batch by default. Measured on Fashion-MNIST (784 floats a
+// row): batches of 10,000 rows (31 MB) built at 69-85 k vectors/s, of 1,024
+// rows at 133-152 k: large batches fault in fresh pages and leave the cache
+// before they are encoded.
+constexpr int64_t kDefaultBatchBytes = int64_t{1} << 20;
 
 struct Options {
   std::string input, index, ids;
@@ -55,7 +61,9 @@ void DeclareFlags(FlagSet& flags) {
   flags.AddBool("keep-vectors",
                 "Also store the float32 vectors (dim * 4 bytes each) so that 'query --rerank' "
                 "can re-rank exactly.");
-  flags.AddInt("batch", 10000, "N", "Rows read from --input at a time, 1..10000000.");
+  flags.AddInt("batch", 0, "N",
+               "Rows read from --input at a time, 0..10000000 (0 = about 1 MiB of floats: small "
+               "batches stay in cache while the next one is read).");
   flags.AddInt("threads", 0, "T", "Encoding threads, 0..4096 (0 = every core).");
   flags.AddInt("memory-mb", turboquant::BulkLoadOptions().memory_budget_bytes >> 20, "M",
                "Memory for encoded rows, 2..1048576 MiB: segments are cut at half of it.");
@@ -70,7 +78,7 @@ absl::StatusOr<Options> ReadOptions(const FlagSet& flags) {
   TQINDEX_ASSIGN_OR_RETURN(o.ids, flags.GetString("ids"));
   if (absl::Status s = ReadIndexFlags(flags, &o.index_options); !s.ok()) return s;
   o.index_options.keep_vectors = flags.GetBool("keep-vectors");
-  TQINDEX_ASSIGN_OR_RETURN(o.batch, flags.GetIntInRange("batch", 1, 10000000));
+  TQINDEX_ASSIGN_OR_RETURN(o.batch, flags.GetIntInRange("batch", 0, 10000000));
   TQINDEX_ASSIGN_OR_RETURN(const int64_t threads, flags.GetIntInRange("threads", 0, 4096));
   o.load.threads = static_cast<int>(threads);
   TQINDEX_ASSIGN_OR_RETURN(const int64_t memory_mb, flags.GetIntInRange("memory-mb", 2, 1 << 20));
@@ -94,6 +102,7 @@ absl::StatusOr<Built> BuildCollection(Options& o, bool* created) {
   TQINDEX_ASSIGN_OR_RETURN(std::unique_ptr<TurboQuantIndex> index,
                            TurboQuantIndex::Create(o.index, o.index_options));
   *created = true;
+  if (o.batch == 0) o.batch = std::max<int64_t>(1, kDefaultBatchBytes / (o.index_options.dim * 4));
   std::unique_ptr<turboquant::RowSource> rows = IngestRowSource(source, o.batch);
   TQINDEX_ASSIGN_OR_RETURN(const turboquant::BulkLoadResult loaded,
                            BulkLoadWithProgress(*index, *rows, o.load, "building"));

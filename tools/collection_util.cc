@@ -296,6 +296,9 @@ class IngestRows final : public turboquant::RowSource {
 
   absl::Status Next(turboquant::RowBatch* batch) override {
     batch->vector_storage.clear();
+    // One allocation for the whole batch, kept for the next ones: growing
+    // chunk by chunk would copy the rows and fault in fresh pages each time.
+    batch->vector_storage.reserve(static_cast<size_t>(batch_) * source_.vectors->dim());
     absl::StatusOr<int64_t> got = source_.vectors->ReadRows(batch_, &batch->vector_storage);
     if (!got.ok()) return got.status();
     batch->id_storage.clear();
