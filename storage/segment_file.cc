@@ -1,5 +1,6 @@
 #include "storage/segment_file.h"
 
+#include <array>
 #include <cstring>
 
 #include "absl/strings/str_format.h"
@@ -28,6 +29,33 @@ absl::Span<const uint8_t> Bytes(absl::Span<const T> span) {
   return {reinterpret_cast<const uint8_t*>(span.data()), span.size() * sizeof(T)};
 }
 
+// A section's bytes, stored in one or more pieces.
+using Pieces = std::vector<absl::Span<const uint8_t>>;
+
+Pieces VectorPieces(const std::vector<absl::Span<const float>>& runs) {
+  Pieces pieces;
+  for (const auto& run : runs) pieces.push_back(Bytes(run));
+  return pieces;
+}
+
+size_t SizeOf(const Pieces& pieces) {
+  size_t size = 0;
+  for (const auto& piece : pieces) size += piece.size();
+  return size;
+}
+
+uint32_t Crc32cOf(const Pieces& pieces) {
+  uint32_t crc = 0;
+  for (const auto& piece : pieces) crc = Crc32c(piece.data(), piece.size(), crc);
+  return crc;
+}
+
+// The five sections of `contents`, in file order.
+std::array<Pieces, 5> Sections(const SegmentContents& contents) {
+  return {Pieces{contents.blocks}, Pieces{Bytes(contents.norms)}, Pieces{Bytes(contents.scalars)},
+          Pieces{Bytes(contents.ids)}, VectorPieces(contents.vectors)};
+}
+
 Status Corrupt(const std::string& path, const std::string& what) {
   return absl::DataLossError(absl::StrFormat("%s: corrupt segment file: %s", path, what));
 }
@@ -37,18 +65,20 @@ Status Corrupt(const std::string& path, const std::string& what) {
 StatusOr<uint64_t> WriteSegmentFile(FileSystemPtr fs, const std::string& path,
                                     const IndexOptions& options,
                                     size_t code_size, const SegmentContents& contents) {
-  const absl::Span<const uint8_t> sections[5] = {
-      contents.blocks, Bytes(contents.norms), Bytes(contents.scalars), Bytes(contents.ids),
-      Bytes(contents.vectors)};
+  const std::array<Pieces, 5> sections = Sections(contents);
   uint32_t crcs[5];
-  for (int i = 0; i < 5; ++i) crcs[i] = Crc32c(sections[i].data(), sections[i].size());
+  size_t sizes[5];
+  for (int i = 0; i < 5; ++i) {
+    crcs[i] = Crc32cOf(sections[i]);
+    sizes[i] = SizeOf(sections[i]);
+  }
   // The header records the section offsets, so lay them out first: the header
   // length is known once it is built with placeholder offsets of equal size.
   auto build_header = [&](const uint64_t* offsets) {
     flatbuffers::FlatBufferBuilder builder;
     fb::Section fb_sections[5];
     for (int i = 0; i < 5; ++i) {
-      fb_sections[i] = fb::Section(offsets[i], sections[i].size(), crcs[i]);
+      fb_sections[i] = fb::Section(offsets[i], sizes[i], crcs[i]);
     }
     builder.Finish(fb::CreateSegmentHeader(
         builder, kFormatVersion, options.dim, options.bits, static_cast<int8_t>(options.codec),
@@ -62,7 +92,7 @@ StatusOr<uint64_t> WriteSegmentFile(FileSystemPtr fs, const std::string& path,
   uint64_t offset = (kPreambleBytes + header_bytes + kAlignment - 1) / kAlignment * kAlignment;
   for (int i = 0; i < 5; ++i) {
     offsets[i] = offset;
-    offset = (offset + sections[i].size() + kAlignment - 1) / kAlignment * kAlignment;
+    offset = (offset + sizes[i] + kAlignment - 1) / kAlignment * kAlignment;
   }
   const std::string header = build_header(offsets);
 
@@ -74,7 +104,9 @@ StatusOr<uint64_t> WriteSegmentFile(FileSystemPtr fs, const std::string& path,
   if (status.ok()) status = (*writer)->Append(header.data(), header.size());
   for (int i = 0; i < 5 && status.ok(); ++i) {
     status = (*writer)->PadTo(kAlignment);
-    if (status.ok()) status = (*writer)->Append(sections[i].data(), sections[i].size());
+    for (size_t p = 0; p < sections[i].size() && status.ok(); ++p) {
+      status = (*writer)->Append(sections[i][p].data(), sections[i][p].size());
+    }
   }
   if (status.ok()) status = (*writer)->PadTo(kAlignment);
   if (status.ok()) status = (*writer)->Commit();
@@ -147,17 +179,15 @@ StatusOr<std::unique_ptr<SegmentFile>> SegmentFile::Open(const std::string& path
   c.norms = {reinterpret_cast<const float*>(starts[1]), slots};
   c.scalars = {reinterpret_cast<const float*>(starts[2]), slots};
   c.ids = {reinterpret_cast<const int64_t*>(starts[3]), rows};
-  c.vectors = {reinterpret_cast<const float*>(starts[4]), expected[4] / 4};
+  if (expected[4] > 0) c.vectors = {{reinterpret_cast<const float*>(starts[4]), expected[4] / 4}};
   segment->file_ = std::move(*file);
   return segment;
 }
 
 Status SegmentFile::VerifyChecksums() const {
-  const absl::Span<const uint8_t> sections[5] = {contents_.blocks, Bytes(contents_.norms),
-                                                 Bytes(contents_.scalars), Bytes(contents_.ids),
-                                                 Bytes(contents_.vectors)};
+  const std::array<Pieces, 5> sections = Sections(contents_);
   for (int i = 0; i < 5; ++i) {
-    if (Crc32c(sections[i].data(), sections[i].size()) != crc_[i]) {
+    if (Crc32cOf(sections[i]) != crc_[i]) {
       return Corrupt(path(), absl::StrFormat("checksum mismatch in section '%s'", kSectionNames[i]));
     }
   }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/types/span.h"
 #include "storage/file_util.h"
@@ -23,7 +24,10 @@ struct SegmentContents {
   absl::Span<const float> norms;        // ceil(rows / 32) * 32
   absl::Span<const float> scalars;      // ceil(rows / 32) * 32
   absl::Span<const int64_t> ids;        // rows
-  absl::Span<const float> vectors;      // rows * dim, or empty
+  // rows * dim floats in row order, in one or more runs (a merged segment
+  // shares the runs of the segments it was built from); none without kept
+  // vectors. A file read back holds one run.
+  std::vector<absl::Span<const float>> vectors;
 };
 
 // Writes a segment durably (temp file, fsync, rename, fsync dir) and returns

@@ -45,7 +45,7 @@ struct MixedSegment {
     ScanLayout layout(*codec);
     layout.Append(codes.data(), kRows);
     segment.segment = std::make_shared<Segment>(std::move(layout), std::move(ids),
-                                                std::vector<float>{}, std::vector<uint64_t>{});
+                                                KeptVectors(), std::vector<uint64_t>{});
     auto live = MutableLive(nullptr, kRows);
     for (size_t row = 0; row < kRows; row += 5) live->Clear(row);
     segment.live = live;
@@ -81,7 +81,7 @@ TEST(FilterRowsTest, ConsecutiveIdsNeedNoPermutation) {
   std::vector<int64_t> ids(kRows);
   for (size_t i = 0; i < kRows; ++i) ids[i] = static_cast<int64_t>(i) + 100;
   data.segment.segment = std::make_shared<Segment>(data.segment.segment->layout().Clone(),
-                                                   std::move(ids), std::vector<float>{},
+                                                   std::move(ids), KeptVectors(),
                                                    std::vector<uint64_t>{});
   ExpectMaskIsBruteForce(data, Filter::AllowOnly({99, 100, 101, 1500, 3099, 3100}));
   ExpectMaskIsBruteForce(data, Filter::Exclude({100, 2000}));
@@ -203,7 +203,7 @@ TEST(SearchSnapshotTest, RescoredScoresAreTheCodecEstimates) {
           std::iota(ids.begin(), ids.end(), int64_t{0});
           Snapshot snapshot;
           snapshot.segments.push_back(
-              {std::make_shared<Segment>(std::move(layout), ids, std::vector<float>{},
+              {std::make_shared<Segment>(std::move(layout), ids, KeptVectors(),
                                          std::vector<uint64_t>{}),
                nullptr, kCount});
           const IndexOptions options{.dim = dim, .bits = bits, .codec = kind, .metric = metric};

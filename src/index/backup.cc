@@ -98,7 +98,7 @@ Status TurboQuantIndex::Impl::WriteBackup(const Snapshot& snapshot,
         pending.id = segment.id(row);
         segment.layout().ExtractCode(row, code.data());
         pending.code.assign(reinterpret_cast<const char*>(code.data()), code.size());
-        if (const float* v = segment.vector(row, options_.dim)) {
+        if (const float* v = segment.vector(row)) {
           pending.vector.assign(reinterpret_cast<const char*>(v), options_.dim * sizeof(float));
         }
         next_sequence = std::max(next_sequence, segment.sequence(row) + 1);

@@ -386,7 +386,7 @@ class TurboQuantIndex::Impl::BulkLoader {
     contents.norms = {rows.norms.get(), rows.num_blocks() * kBlockRows};
     contents.scalars = {rows.scalars.get(), rows.num_blocks() * kBlockRows};
     contents.ids = {rows.ids.get(), rows.rows};
-    if (rows.vectors) contents.vectors = {rows.vectors.get(), rows.rows * dim_};
+    if (rows.vectors) contents.vectors = {{rows.vectors.get(), rows.rows * dim_}};
     return contents;
   }
 
@@ -401,14 +401,20 @@ class TurboQuantIndex::Impl::BulkLoader {
     return segment;
   }
 
-  StatusOr<std::shared_ptr<const Segment>> BuildInMemory(const SegmentRows& rows) const {
+  // The kept vectors stay in their section, which the segment then owns.
+  StatusOr<std::shared_ptr<const Segment>> BuildInMemory(SegmentRows& rows) const {
     const storage::SegmentContents c = Contents(rows);
     ScanLayout layout =
         ScanLayout::View(*impl_.codec_, c.rows, c.blocks.data(), c.norms.data(), c.scalars.data())
             .Clone();
-    return std::make_shared<const Segment>(
-        std::move(layout), std::vector<int64_t>(c.ids.begin(), c.ids.end()),
-        std::vector<float>(c.vectors.begin(), c.vectors.end()), std::vector<uint64_t>());
+    internal::KeptVectors vectors;
+    if (rows.vectors) {
+      auto owner = std::make_shared<const Section<float>>(std::move(rows.vectors));
+      vectors = internal::KeptVectors(owner->get(), rows.rows, dim_, owner);
+    }
+    return std::make_shared<const Segment>(std::move(layout),
+                                           std::vector<int64_t>(c.ids.begin(), c.ids.end()),
+                                           std::move(vectors), std::vector<uint64_t>());
   }
 
   Impl& impl_;

@@ -44,9 +44,9 @@ Status TurboQuantIndex::Impl::MergeChunks(const RewriteRun& run) {
   try {
     SegmentBuilder merged(*codec_);
     for (const SnapshotSegment& chunk : run) {
-      merged.AppendLive(chunk, options_.dim, /*keep_sequences=*/true);
+      merged.AppendLive(chunk, /*keep_sequences=*/true);
     }
-    std::shared_ptr<const Segment> chunk = merged.Build();
+    std::shared_ptr<const Segment> chunk = merged.Build(options_.dim);
     std::lock_guard<std::mutex> lock(write_mutex_);
     CommitChunkMerge(run, std::move(chunk));
     Unclaim(run);

@@ -86,28 +86,39 @@ struct SegmentBuilder {
   const size_t code_size;
   ScanLayout layout;
   std::vector<int64_t> ids;
-  std::vector<float> vectors;
+  KeptVectors vectors;
   std::vector<uint64_t> sequences;
+  // Kept vectors of appended rows are copied rather than shared: in-memory
+  // collections, whose merges are also what frees deleted rows' vectors.
+  const bool copy_vectors;
+  std::vector<float> copied_vectors;
 
-  explicit SegmentBuilder(const Codec& codec) : code_size(codec.code_size()), layout(codec) {}
+  explicit SegmentBuilder(const Codec& codec, bool copy_vectors = false)
+      : code_size(codec.code_size()), layout(codec), copy_vectors(copy_vectors) {}
 
   size_t rows() const { return ids.size(); }
 
   // Appends rows [first, end) of `from`; whole code blocks are copied as
   // they are where they line up.
-  void AppendRows(const Segment& from, size_t first, size_t end, int dim, bool keep_sequences) {
-    layout.AppendRows(from.layout(), first, end - first);
-    ids.insert(ids.end(), from.ids().begin() + first, from.ids().begin() + end);
-    if (const float* v = from.vector(first, dim)) {
-      vectors.insert(vectors.end(), v, v + (end - first) * static_cast<size_t>(dim));
+  void AppendRows(const std::shared_ptr<const Segment>& from, size_t first, size_t end,
+                  bool keep_sequences) {
+    layout.AppendRows(from->layout(), first, end - first);
+    ids.insert(ids.end(), from->ids().begin() + first, from->ids().begin() + end);
+    const KeptVectors& kept = from->kept_vectors();
+    if (!kept.empty()) {
+      if (copy_vectors) {
+        kept.CopyRows(first, end, &copied_vectors);
+      } else {
+        vectors.AppendShared(kept, first, end, from);
+      }
     }
     for (size_t row = first; keep_sequences && row < end; ++row) {
-      sequences.push_back(from.sequence(row));
+      sequences.push_back(from->sequence(row));
     }
   }
 
   // Appends the live rows of `from`, a run of consecutive live rows at a time.
-  void AppendLive(const SnapshotSegment& from, int dim, bool keep_sequences) {
+  void AppendLive(const SnapshotSegment& from, bool keep_sequences) {
     const size_t n = from.segment->rows();
     for (size_t first = 0; first < n;) {
       if (!IsLive(from.live, first)) {
@@ -115,12 +126,13 @@ struct SegmentBuilder {
         continue;
       }
       const size_t end = LiveRunEnd(from.live, first, n, n);
-      AppendRows(*from.segment, first, end, dim, keep_sequences);
+      AppendRows(from.segment, first, end, keep_sequences);
       first = end;
     }
   }
 
-  std::shared_ptr<const Segment> Build() {
+  std::shared_ptr<const Segment> Build(size_t dim) {
+    if (!copied_vectors.empty()) vectors = KeptVectors::Own(std::move(copied_vectors), dim);
     return std::make_shared<const Segment>(std::move(layout), std::move(ids), std::move(vectors),
                                            std::move(sequences));
   }

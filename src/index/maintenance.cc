@@ -40,7 +40,7 @@ IndexStats TurboQuantIndex::Impl::Stats() const {
     stats.deleted += static_cast<int64_t>(s.segment->rows() - s.live_rows);
     stats.segments += 1;
     stats.code_bytes += s.segment->layout().memory_bytes();
-    if (s.segment->vector(0, options_.dim) != nullptr) {
+    if (!s.segment->kept_vectors().empty()) {
       stats.vector_bytes += s.segment->rows() * options_.dim * sizeof(float);
     }
     if (s.segment->has_file()) stats.bytes_on_disk += s.segment->file()->file_bytes();
@@ -49,7 +49,7 @@ IndexStats TurboQuantIndex::Impl::Stats() const {
       stats.unsealed += static_cast<int64_t>(s.segment->rows());
       stats.unsealed_bytes += s.segment->layout().memory_bytes() +
                               s.segment->rows() * (sizeof(int64_t) + sizeof(uint64_t));
-      if (s.segment->vector(0, options_.dim) != nullptr) {
+      if (!s.segment->kept_vectors().empty()) {
         stats.unsealed_bytes += s.segment->rows() * options_.dim * sizeof(float);
       }
     }

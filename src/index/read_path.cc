@@ -16,7 +16,7 @@ StatusOr<std::vector<float>> TurboQuantIndex::Impl::Get(int64_t id) const {
     return absl::NotFoundError(absl::StrFormat("id %d is not in the index", id));
   }
   std::vector<float> vector(options_.dim);
-  if (const float* original = segment->vector(row, options_.dim)) {
+  if (const float* original = segment->vector(row)) {
     std::copy(original, original + options_.dim, vector.begin());
     return vector;
   }

@@ -40,7 +40,7 @@ StatusOr<std::vector<std::shared_ptr<const Segment>>> TurboQuantIndex::Impl::Sea
     const uint64_t segment_id = first_id + i;
     const uint64_t rows = merged[i]->rows();
     auto bytes = storage::WriteSegmentFile(fs_, SegmentPath(dir_, segment_id), options_,
-                                           codec_->code_size(), merged[i]->Contents(options_.dim));
+                                           codec_->code_size(), merged[i]->Contents());
     if (!bytes.ok()) {
       status = bytes.status();
       break;
@@ -117,7 +117,10 @@ Status TurboQuantIndex::Impl::Rewrite(const RewriteRun& run) {
 Status TurboQuantIndex::Impl::MergeAndCommit(const RewriteRun& run) {
   std::vector<std::shared_ptr<const Segment>> merged;
   std::vector<uint64_t> sources;
-  auto builder = std::make_unique<SegmentBuilder>(*codec_);
+  // Segments written to files share the kept vectors of their sources until
+  // the file is written; in memory they are copied, dropping deleted rows.
+  const bool copy_vectors = catalog_ == nullptr;
+  auto builder = std::make_unique<SegmentBuilder>(*codec_, copy_vectors);
   const size_t max_rows = static_cast<size_t>(tuning_.max_segment_rows);
   for (size_t s = 0; s < run.size(); ++s) {
     const size_t n = run[s].segment->rows();
@@ -127,15 +130,15 @@ Status TurboQuantIndex::Impl::MergeAndCommit(const RewriteRun& run) {
         continue;
       }
       const size_t end = internal::LiveRunEnd(run[s].live, row, n, max_rows - builder->rows());
-      builder->AppendRows(*run[s].segment, row, end, options_.dim, /*keep_sequences=*/false);
+      builder->AppendRows(run[s].segment, row, end, /*keep_sequences=*/false);
       for (; row < end; ++row) sources.push_back(uint64_t{s} << 32 | row);
       if (builder->rows() == max_rows) {
-        merged.push_back(builder->Build());
-        builder = std::make_unique<SegmentBuilder>(*codec_);
+        merged.push_back(builder->Build(options_.dim));
+        builder = std::make_unique<SegmentBuilder>(*codec_, copy_vectors);
       }
     }
   }
-  if (builder->rows() > 0) merged.push_back(builder->Build());
+  if (builder->rows() > 0) merged.push_back(builder->Build(options_.dim));
 
   rocksdb::WriteBatch batch;
   if (catalog_ != nullptr && !merged.empty()) {

@@ -5,22 +5,25 @@
 
 namespace turboquant::internal {
 
-Segment::Segment(ScanLayout layout, std::vector<int64_t> ids, std::vector<float> vectors,
+Segment::Segment(ScanLayout layout, std::vector<int64_t> ids, KeptVectors vectors,
                  std::vector<uint64_t> sequences)
     : layout_(std::move(layout)),
       owned_ids_(std::move(ids)),
-      owned_vectors_(std::move(vectors)),
       sequences_(std::move(sequences)),
       ids_(owned_ids_.data()),
-      vectors_(owned_vectors_.empty() ? nullptr : owned_vectors_.data()) {}
+      vectors_(std::move(vectors)) {}
 
 Segment::Segment(uint64_t segment_id, const Codec& codec, std::unique_ptr<storage::SegmentFile> file)
     : segment_id_(segment_id),
       file_(std::move(file)),
       layout_(ScanLayout::View(codec, file_->contents().rows, file_->contents().blocks.data(),
                                file_->contents().norms.data(), file_->contents().scalars.data())),
-      ids_(file_->contents().ids.data()),
-      vectors_(file_->contents().vectors.empty() ? nullptr : file_->contents().vectors.data()) {}
+      ids_(file_->contents().ids.data()) {
+  const storage::SegmentContents& c = file_->contents();
+  if (!c.vectors.empty() && c.rows > 0) {
+    vectors_ = KeptVectors(c.vectors[0].data(), c.rows, c.vectors[0].size() / c.rows, nullptr);
+  }
+}
 
 Segment::~Segment() {
   if (obsolete_in_ != nullptr && file_ != nullptr) {
@@ -44,7 +47,7 @@ const Segment::IdIndex& Segment::id_index() const {
 
 void Segment::MarkObsolete(storage::FileSystemPtr fs) const { obsolete_in_ = std::move(fs); }
 
-storage::SegmentContents Segment::Contents(int dim) const {
+storage::SegmentContents Segment::Contents() const {
   storage::SegmentContents contents;
   contents.rows = rows();
   contents.block_bytes = layout_.block_bytes();
@@ -52,7 +55,7 @@ storage::SegmentContents Segment::Contents(int dim) const {
   contents.norms = layout_.norm_data();
   contents.scalars = layout_.scalar_data();
   contents.ids = ids();
-  if (vectors_ != nullptr) contents.vectors = {vectors_, rows() * static_cast<size_t>(dim)};
+  contents.vectors = vectors_.Spans();
   return contents;
 }
 

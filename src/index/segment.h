@@ -14,6 +14,7 @@
 #include <mutex>
 #include <vector>
 
+#include "src/index/kept_vectors.h"
 #include "src/scan/scan.h"
 #include "storage/segment_file.h"
 
@@ -23,7 +24,7 @@ class Segment {
  public:
   // An in-memory segment. `sequences` are the write-ahead keys of its rows
   // for a chunk of recent writes, empty for a merged segment.
-  Segment(ScanLayout layout, std::vector<int64_t> ids, std::vector<float> vectors,
+  Segment(ScanLayout layout, std::vector<int64_t> ids, KeptVectors vectors,
           std::vector<uint64_t> sequences);
   // A sealed segment backed by a mapped file.
   Segment(uint64_t segment_id, const Codec& codec, std::unique_ptr<storage::SegmentFile> file);
@@ -39,13 +40,12 @@ class Segment {
   int64_t id(size_t row) const { return ids_[row]; }
   absl::Span<const int64_t> ids() const { return {ids_, rows()}; }
   // The original vector of a row, or null without keep_vectors.
-  const float* vector(size_t row, int dim) const {
-    return vectors_ == nullptr ? nullptr : vectors_ + row * static_cast<size_t>(dim);
-  }
+  const float* vector(size_t row) const { return vectors_.empty() ? nullptr : vectors_.row(row); }
+  const KeptVectors& kept_vectors() const { return vectors_; }
   uint64_t sequence(size_t row) const { return sequences_[row]; }
   const storage::SegmentFile* file() const { return file_.get(); }
   // Everything a segment file needs, as views of this segment.
-  storage::SegmentContents Contents(int dim) const;
+  storage::SegmentContents Contents() const;
 
   // Unlink the file (through `fs`) once the last reference is released.
   void MarkObsolete(storage::FileSystemPtr fs) const;
@@ -71,10 +71,9 @@ class Segment {
   std::unique_ptr<storage::SegmentFile> file_;
   ScanLayout layout_;
   std::vector<int64_t> owned_ids_;
-  std::vector<float> owned_vectors_;
   std::vector<uint64_t> sequences_;
   const int64_t* ids_;
-  const float* vectors_;
+  KeptVectors vectors_;
   // Set once by the writer before the segment leaves its last snapshot.
   mutable storage::FileSystemPtr obsolete_in_;
   // std::once_flag rather than absl::once_flag: Debian's prebuilt Abseil is

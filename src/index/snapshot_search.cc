@@ -206,7 +206,7 @@ std::vector<Hit> Rescore(const Snapshot& snapshot, const Codec& codec, const Ind
   if (request.rerank == 0) return hits;
   hits.resize(std::min(request.rerank, hits.size()));
   for (Hit& hit : hits) {
-    const float* x = snapshot.segments[hit.segment].segment->vector(hit.row, options.dim);
+    const float* x = snapshot.segments[hit.segment].segment->vector(hit.row);
     double ip = 0, norm2 = 0;
     for (int j = 0; j < options.dim; ++j) {
       ip += static_cast<double>(query[j]) * x[j];

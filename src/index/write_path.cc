@@ -12,6 +12,7 @@
 namespace turboquant {
 
 using internal::kChunkRows;
+using internal::KeptVectors;
 using internal::Segment;
 using internal::SegmentBuilder;
 using internal::Snapshot;
@@ -117,7 +118,8 @@ std::vector<SegmentBuilder> TurboQuantIndex::Impl::BuildChunks(const uint8_t* co
     SegmentBuilder& chunk = chunks.emplace_back(*codec_);
     chunk.layout.Append(codes + done * code_size, take);
     if (vectors != nullptr) {
-      chunk.vectors.assign(vectors + done * dim, vectors + (done + take) * dim);
+      chunk.vectors = KeptVectors::Own(
+          std::vector<float>(vectors + done * dim, vectors + (done + take) * dim), dim);
     }
     done += take;
   }
@@ -132,7 +134,7 @@ void TurboQuantIndex::Impl::AppendUnsealed(absl::Span<const int64_t> ids,
     const size_t take = chunk.layout.size();
     chunk.ids.assign(ids.begin() + done, ids.begin() + done + take);
     chunk.sequences.assign(sequences.begin() + done, sequences.begin() + done + take);
-    next->segments.push_back({chunk.Build(), nullptr, take});
+    next->segments.push_back({chunk.Build(options_.dim), nullptr, take});
     RecordLocations(*next->segments.back().segment, nullptr);
     done += take;
   }
@@ -144,12 +146,12 @@ void TurboQuantIndex::Impl::MergeSmallChunks(Snapshot* next) {
   if (next->segments.size() - first < internal::kChunksBeforeWriterMerges) return;
   SegmentBuilder merged(*codec_);
   for (size_t s = first; s < next->segments.size(); ++s) {
-    merged.AppendLive(next->segments[s], options_.dim, /*keep_sequences=*/true);
+    merged.AppendLive(next->segments[s], /*keep_sequences=*/true);
   }
   next->segments.resize(first);
   const size_t rows = merged.ids.size();
   if (rows == 0) return;
-  next->segments.push_back({merged.Build(), nullptr, rows});
+  next->segments.push_back({merged.Build(options_.dim), nullptr, rows});
   RecordLocations(*next->segments.back().segment, nullptr);
 }
 
@@ -179,8 +181,8 @@ StatusOr<TurboQuantIndex::Impl::EncodedRows> TurboQuantIndex::Impl::Encode(
       BuildChunks(rows.codes.data(), options_.keep_vectors ? vectors.data() : nullptr, rows.count);
   if (catalog_ != nullptr && options_.keep_vectors) {
     for (const SegmentBuilder& chunk : rows.chunks) {
-      for (size_t at = 0; at < chunk.vectors.size(); at += dim) {
-        rows.vector_crcs.push_back(storage::Crc32c(&chunk.vectors[at], dim * sizeof(float)));
+      for (size_t row = 0; row < chunk.vectors.rows(); ++row) {
+        rows.vector_crcs.push_back(storage::Crc32c(chunk.vectors.row(row), dim * sizeof(float)));
       }
     }
   }
@@ -357,8 +359,9 @@ Status TurboQuantIndex::Impl::LogGroupVectors(absl::Span<WriteRequest* const> gr
   for (WriteRequest* request : group) {
     if (request->rows == nullptr) continue;
     for (const SegmentBuilder& chunk : request->rows->chunks) {
-      parts.emplace_back(reinterpret_cast<const char*>(chunk.vectors.data()),
-                         chunk.vectors.size() * sizeof(float));
+      for (const absl::Span<const float> run : chunk.vectors.Spans()) {
+        parts.emplace_back(reinterpret_cast<const char*>(run.data()), run.size() * sizeof(float));
+      }
     }
   }
   if (parts.empty()) return absl::OkStatus();
