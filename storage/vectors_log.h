@@ -10,6 +10,10 @@
 // a new log; once the seal's batch is committed no record points into the
 // older logs, which are then removed (and any a crash left behind are removed
 // by the next writer Open).
+//
+// Until the seal, the unsealed rows read their kept vectors from the log in
+// place (Map): the page cache already holds them, so they need no copy in
+// the process's own memory, which at d=768 is 3 KB a row.
 #ifndef TURBOQUANT_STORAGE_VECTORS_LOG_H_
 #define TURBOQUANT_STORAGE_VECTORS_LOG_H_
 
@@ -31,29 +35,60 @@ struct VectorRef {
   uint32_t crc = 0;  // CRC32C of the vector's bytes
 };
 
+// Bytes of a log read in place: `data` stays mapped as long as `owner`
+// lives, also after the log is closed or removed.
+struct MappedRun {
+  const char* data = nullptr;
+  size_t size = 0;
+  std::shared_ptr<const void> owner;
+};
+
 class VectorsLog {
  public:
+  // Log bytes are mapped (Map) in windows of 2 * window_bytes that start
+  // every window_bytes, so that any run of at most window_bytes lies inside
+  // the window of its first byte: a few mappings per gigabyte, none per
+  // write. A window may reach past the end of the file (allowed; only bytes
+  // already written and synced are read, and the log never shrinks).
+  static constexpr size_t kWindowBytes = size_t{64} << 20;
+  static constexpr size_t kMaxRecordBytes = size_t{1} << 20;
+
   // Creates log `number` in `dir` (DIR/vectors) and makes its directory
-  // entry durable.
+  // entry durable. `window_bytes`: a multiple of the page size, at least
+  // kMaxRecordBytes (tests make it small).
   static StatusOr<std::unique_ptr<VectorsLog>> Create(FileSystemPtr fs, const std::string& dir,
-                                                      uint64_t number);
+                                                      uint64_t number,
+                                                      size_t window_bytes = kWindowBytes);
   ~VectorsLog();
 
   uint64_t number() const { return number_; }
   // Appends every part and syncs once; returns the offset of each part.
   StatusOr<std::vector<uint64_t>> AppendAndSync(absl::Span<const absl::Span<const char>> parts);
+  // The synced bytes [offset, offset + size), mapped for reading, in runs of
+  // whole records of `record_bytes` (at most kMaxRecordBytes).
+  StatusOr<std::vector<MappedRun>> Map(uint64_t offset, size_t size, size_t record_bytes);
 
   static std::string FileName(uint64_t number);
   // The number of a log file name, or 0 when `name` is not one.
   static uint64_t ParseFileName(const std::string& name);
 
  private:
-  VectorsLog(std::string path, uint64_t number, std::unique_ptr<rocksdb::FSWritableFile> file)
-      : path_(std::move(path)), number_(number), file_(std::move(file)) {}
+  class Window;
+  VectorsLog(std::string path, uint64_t number, std::unique_ptr<rocksdb::FSWritableFile> file,
+             size_t window_bytes)
+      : path_(std::move(path)),
+        number_(number),
+        file_(std::move(file)),
+        window_bytes_(window_bytes) {}
+  StatusOr<std::shared_ptr<const Window>> WindowAt(size_t index);
+
   std::string path_;
   uint64_t number_;
   std::unique_ptr<rocksdb::FSWritableFile> file_;
+  const size_t window_bytes_;
   uint64_t size_ = 0;
+  int read_fd_ = -1;  // opened on the first Map
+  std::vector<std::shared_ptr<const Window>> windows_;
 };
 
 // Reads kept vectors back from the logs of `dir` during recovery, checking

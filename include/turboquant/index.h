@@ -97,7 +97,9 @@ struct IndexStats {
   uint64_t bytes_on_disk = 0;   // segment files + catalog (0 in memory)
   // Memory of the bookkeeping beside the codes: the id -> location map (0
   // until a write or Get first needs it), the live-row bitmaps of segments
-  // with deletes, and the unsealed rows (codes, ids, kept vectors).
+  // with deletes, and the unsealed rows (codes, ids, kept vectors; those of
+  // a durable collection are its vectors logs mapped, which the kernel's
+  // page cache holds and may evict).
   size_t id_map_bytes = 0;
   size_t live_bitmap_bytes = 0;
   size_t unsealed_bytes = 0;

@@ -202,7 +202,8 @@ class TurboQuantIndex::Impl {
     // which the group commit assigns: built in the caller's thread so that
     // the leader only names them. Their kept vectors are the library's own
     // copy, which the vectors log is written from, so that a caller changing
-    // its buffer during the call cannot make a record's CRC disagree.
+    // its buffer during the call cannot make a record's CRC disagree; once
+    // the log is synced they point into it instead (LogGroupVectors).
     std::vector<internal::SegmentBuilder> chunks;
     // CRC32C of each kept vector (durable collections), for its log record.
     std::vector<uint32_t> vector_crcs;
@@ -310,10 +311,12 @@ class TurboQuantIndex::Impl {
       largest_id_ = std::max(largest_id_, segment.id(row));
     }
   }
-  // The chunks of `count` new rows (codes, and kept vectors unless null),
-  // at most kChunkRows each, without their ids and sequences.
-  std::vector<internal::SegmentBuilder> BuildChunks(const uint8_t* codes, const float* vectors,
-                                                    size_t count) const;
+  // The chunks of `count` new rows (codes, and kept vectors unless null,
+  // which the chunks share), at most kChunkRows each, without their ids and
+  // sequences.
+  std::vector<internal::SegmentBuilder> BuildChunks(
+      const uint8_t* codes, const std::shared_ptr<const std::vector<float>>& vectors,
+      size_t count) const;
   // Completes `chunks` with their rows' ids and sequences and appends them
   // to `next`.
   void AppendUnsealed(absl::Span<const int64_t> ids, absl::Span<const uint64_t> sequences,

@@ -6,9 +6,8 @@
 namespace turboquant::internal {
 
 KeptVectors::KeptVectors(const float* data, size_t rows, size_t dim,
-                         std::shared_ptr<const void> owner)
-    : dim_(dim) {
-  AppendRun(data, rows, std::move(owner));
+                         std::shared_ptr<const void> owner) {
+  Append(data, rows, dim, std::move(owner));
 }
 
 KeptVectors KeptVectors::Own(std::vector<float> vectors, size_t dim) {
@@ -37,9 +36,8 @@ void KeptVectors::ForEachStretch(size_t first, size_t end, Fn fn) const {
 
 void KeptVectors::AppendShared(const KeptVectors& from, size_t first, size_t end,
                                const std::shared_ptr<const void>& holder) {
-  dim_ = from.dim_;
   from.ForEachStretch(first, end, [&](const Run& run, const float* data, size_t rows) {
-    AppendRun(data, rows, run.owner != nullptr ? run.owner : holder);
+    Append(data, rows, from.dim_, run.owner != nullptr ? run.owner : holder);
   });
 }
 
@@ -49,8 +47,10 @@ void KeptVectors::CopyRows(size_t first, size_t end, std::vector<float>* out) co
   });
 }
 
-void KeptVectors::AppendRun(const float* data, size_t rows, std::shared_ptr<const void> owner) {
+void KeptVectors::Append(const float* data, size_t rows, size_t dim,
+                         std::shared_ptr<const void> owner) {
   if (rows == 0) return;
+  dim_ = dim;
   // Rows that continue the last run in the same storage extend it.
   if (!runs_.empty()) {
     Run& last = runs_.back();

@@ -33,6 +33,8 @@ class KeptVectors {
     return run.data + (r - run.first_row) * dim_;
   }
 
+  // Appends `rows` vectors of `dim` floats at `data`, kept alive by `owner`.
+  void Append(const float* data, size_t rows, size_t dim, std::shared_ptr<const void> owner);
   // Appends rows [first, end) of `from`, sharing its storage. `holder` keeps
   // alive what `from`'s runs without an owner point into (the segment that
   // holds `from`).
@@ -56,7 +58,6 @@ class KeptVectors {
   // object, each inside one run.
   template <typename Fn>
   void ForEachStretch(size_t first, size_t end, Fn fn) const;
-  void AppendRun(const float* data, size_t rows, std::shared_ptr<const void> owner);
 
   size_t dim_ = 0;
   size_t rows_ = 0;

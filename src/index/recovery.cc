@@ -91,8 +91,9 @@ StatusOr<std::shared_ptr<Snapshot>> TurboQuantIndex::Impl::SnapshotFromCatalog(
       std::memcpy(out, row.vector.data(), vector_bytes);
     }
   }
-  std::vector<internal::SegmentBuilder> chunks =
-      BuildChunks(codes.data(), vectors.empty() ? nullptr : vectors.data(), ids.size());
+  std::shared_ptr<const std::vector<float>> kept;
+  if (!vectors.empty()) kept = std::make_shared<const std::vector<float>>(std::move(vectors));
+  std::vector<internal::SegmentBuilder> chunks = BuildChunks(codes.data(), kept, ids.size());
   AppendUnsealed(ids, sequences, &chunks, next.get());
   MergeSmallChunks(next.get());
   return next;

@@ -107,9 +107,9 @@ void TurboQuantIndex::Impl::DeleteRows(const std::vector<Location>& rows, Snapsh
   }
 }
 
-std::vector<SegmentBuilder> TurboQuantIndex::Impl::BuildChunks(const uint8_t* codes,
-                                                               const float* vectors,
-                                                               size_t count) const {
+std::vector<SegmentBuilder> TurboQuantIndex::Impl::BuildChunks(
+    const uint8_t* codes, const std::shared_ptr<const std::vector<float>>& vectors,
+    size_t count) const {
   const size_t code_size = codec_->code_size();
   const size_t dim = static_cast<size_t>(options_.dim);
   std::vector<SegmentBuilder> chunks;
@@ -118,8 +118,7 @@ std::vector<SegmentBuilder> TurboQuantIndex::Impl::BuildChunks(const uint8_t* co
     SegmentBuilder& chunk = chunks.emplace_back(*codec_);
     chunk.layout.Append(codes + done * code_size, take);
     if (vectors != nullptr) {
-      chunk.vectors = KeptVectors::Own(
-          std::vector<float>(vectors + done * dim, vectors + (done + take) * dim), dim);
+      chunk.vectors = KeptVectors(&(*vectors)[done * dim], take, dim, vectors);
     }
     done += take;
   }
@@ -177,8 +176,11 @@ StatusOr<TurboQuantIndex::Impl::EncodedRows> TurboQuantIndex::Impl::Encode(
   if (Status s = codec_->Encode(encoded, absl::MakeSpan(rows.codes)); !s.ok()) return s;
   // Kept vectors are the caller's own, so that Get returns what was added;
   // re-ranking normalizes them itself for the cosine metric.
-  rows.chunks =
-      BuildChunks(rows.codes.data(), options_.keep_vectors ? vectors.data() : nullptr, rows.count);
+  std::shared_ptr<const std::vector<float>> kept;
+  if (options_.keep_vectors) {
+    kept = std::make_shared<const std::vector<float>>(vectors.begin(), vectors.end());
+  }
+  rows.chunks = BuildChunks(rows.codes.data(), kept, rows.count);
   if (catalog_ != nullptr && options_.keep_vectors) {
     for (const SegmentBuilder& chunk : rows.chunks) {
       for (size_t row = 0; row < chunk.vectors.rows(); ++row) {
@@ -374,11 +376,24 @@ Status TurboQuantIndex::Impl::LogGroupVectors(absl::Span<WriteRequest* const> gr
   }
   auto offsets = vectors_log_->AppendAndSync(parts);
   if (!offsets.ok()) return offsets.status();
+  // From now on the chunks read their vectors from the log, and the copy
+  // they were written from is freed with the request.
+  const size_t row_bytes = options_.dim * sizeof(float);
   size_t part = 0;
   for (WriteRequest* request : group) {
     if (request->rows == nullptr || request->rows->chunks.empty()) continue;
     request->log_offset = (*offsets)[part];
-    part += request->rows->chunks.size();
+    for (SegmentBuilder& chunk : request->rows->chunks) {
+      const size_t bytes = chunk.vectors.rows() * row_bytes;
+      auto runs = vectors_log_->Map((*offsets)[part++], bytes, row_bytes);
+      if (!runs.ok()) return runs.status();
+      KeptVectors mapped;
+      for (storage::MappedRun& run : *runs) {
+        mapped.Append(reinterpret_cast<const float*>(run.data), run.size / row_bytes, options_.dim,
+                      std::move(run.owner));
+      }
+      chunk.vectors = std::move(mapped);
+    }
   }
   return absl::OkStatus();
 }
