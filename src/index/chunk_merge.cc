@@ -43,6 +43,9 @@ size_t TurboQuantIndex::Impl::LocateRun(const Snapshot& snapshot, const RewriteR
 Status TurboQuantIndex::Impl::MergeChunks(const RewriteRun& run) {
   try {
     SegmentBuilder merged(*codec_);
+    size_t rows = 0;
+    for (const SnapshotSegment& chunk : run) rows += chunk.live_rows;
+    merged.Reserve(rows, /*with_sequences=*/true);
     for (const SnapshotSegment& chunk : run) {
       merged.AppendLive(chunk, /*keep_sequences=*/true);
     }

@@ -97,6 +97,11 @@ struct SegmentBuilder {
       : code_size(codec.code_size()), layout(codec), copy_vectors(copy_vectors) {}
 
   size_t rows() const { return ids.size(); }
+  void Reserve(size_t rows, bool with_sequences) {
+    layout.ReserveRows(rows);
+    ids.reserve(rows);
+    if (with_sequences) sequences.reserve(rows);
+  }
 
   // Appends rows [first, end) of `from`; whole code blocks are copied as
   // they are where they line up.

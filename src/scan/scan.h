@@ -68,6 +68,9 @@ class ScanLayout {
   // An owning deep copy.
   ScanLayout Clone() const;
 
+  // Room for `rows` rows in all, so that appending up to that many does not
+  // grow the storage step by step (each step a copy and fresh pages).
+  void ReserveRows(size_t rows) { Reserve((rows + kBlockVectors - 1) / kBlockVectors); }
   // Appends n flat codec codes (n * codec.code_size() bytes).
   void Append(const uint8_t* codes, size_t n);
   // Appends rows [first, first + count) of `from`, a layout of the same
