@@ -270,6 +270,13 @@ class TurboQuantIndex::Impl::BulkLoader {
       const size_t even = (rest + segments - 1) / segments;
       capacity = std::min(capacity, (even + kBlockRows - 1) / kBlockRows * kBlockRows);
     }
+    // The sections of a segment already written are reused when they fit:
+    // fresh memory costs a page fault and the kernel zeroing each page.
+    if (spare_.capacity == capacity) {
+      current_ = std::move(spare_);
+      current_.rows = 0;
+      return;
+    }
     const size_t slots = (capacity + kBlockRows - 1) / kBlockRows * kBlockRows;
     current_.capacity = capacity;
     current_.blocks = Section<uint8_t>(slots / kBlockRows * block_bytes_);
@@ -364,7 +371,9 @@ class TurboQuantIndex::Impl::BulkLoader {
   Status StartWrite() {
     if (Status s = FinishWrite(); !s.ok()) return s;
     writing_ = std::async(std::launch::async, [this, rows = std::move(current_)]() mutable {
-      return impl_.catalog_ == nullptr ? BuildInMemory(rows) : WriteFile(rows);
+      if (impl_.catalog_ == nullptr) return Written{BuildInMemory(rows), SegmentRows()};
+      StatusOr<std::shared_ptr<const Segment>> segment = WriteFile(rows);
+      return Written{std::move(segment), std::move(rows)};
     });
     current_ = SegmentRows();
     return absl::OkStatus();
@@ -372,9 +381,10 @@ class TurboQuantIndex::Impl::BulkLoader {
 
   Status FinishWrite() {
     if (!writing_.valid()) return absl::OkStatus();
-    StatusOr<std::shared_ptr<const Segment>> segment = writing_.get();
-    if (!segment.ok()) return segment.status();
-    segments_.push_back(std::move(*segment));
+    Written written = writing_.get();
+    if (!written.segment.ok()) return written.segment.status();
+    segments_.push_back(std::move(*written.segment));
+    spare_ = std::move(written.rows);
     return absl::OkStatus();
   }
 
@@ -435,7 +445,14 @@ class TurboQuantIndex::Impl::BulkLoader {
   SegmentRows current_;
   std::vector<std::shared_ptr<const Segment>> segments_;
   // Last, so that it is waited for before the members it uses go.
-  std::future<StatusOr<std::shared_ptr<const Segment>>> writing_;
+  // A segment handed to the writer thread, and its sections back for reuse
+  // (none when they became the in-memory segment).
+  struct Written {
+    StatusOr<std::shared_ptr<const Segment>> segment;
+    SegmentRows rows;
+  };
+  std::future<Written> writing_;
+  SegmentRows spare_;
 };
 
 uint64_t TurboQuantIndex::Impl::ReserveSegmentId() {
