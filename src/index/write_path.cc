@@ -12,14 +12,15 @@
 namespace turboquant {
 
 using internal::kChunkRows;
-// Bytes of a write-ahead record and its batch entry beyond the code: key,
-// id, length, vector reference, varint lengths.
-constexpr size_t kPendingRecordOverhead = 64;
 using internal::KeptVectors;
 using internal::Segment;
 using internal::SegmentBuilder;
 using internal::Snapshot;
 using internal::SnapshotSegment;
+
+// Bytes of a write-ahead record and its batch entry beyond the code: key,
+// id, length, vector reference, varint lengths.
+constexpr size_t kPendingRecordOverhead = 64;
 
 size_t TurboQuantIndex::Impl::FirstUnsealed(const Snapshot& snapshot) const {
   size_t first = 0;
