@@ -48,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> code(TheCodec().code_size());
   for (size_t row = 0; row < segment.rows(); ++row) {
     segment.layout().ExtractCode(row, code.data());
-    sink = static_cast<uint64_t>(segment.id(row)) ^ (segment.vector(row, 8)[7] != 0) ^ code[0];
+    sink = static_cast<uint64_t>(segment.id(row)) ^ (segment.vector(row)[7] != 0) ^ code[0];
   }
   const std::vector<float> query(8, 0.5f);
   const internal::QueryTables tables(TheCodec(), query.data(), 1,
