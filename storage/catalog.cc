@@ -171,6 +171,9 @@ bool DecodeCatalogRecord(absl::string_view key, absl::string_view value, Catalog
     return GetU64(&value, &t.segments) && GetU64(&value, &t.tombstones) &&
            GetU64(&value, &t.pending) && GetU64(&value, &t.key_hash_sum) && value.empty();
   }
+  if (key == Catalog::kSealedThroughKey) {
+    return GetU64(&value, &contents->sealed_through) && value.empty();
+  }
   if (key == Catalog::kNextSequenceKey) {
     return GetU64(&value, &contents->next_sequence) && value.empty();
   }

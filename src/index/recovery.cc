@@ -67,6 +67,7 @@ StatusOr<std::shared_ptr<Snapshot>> TurboQuantIndex::Impl::SnapshotFromCatalog(
   std::vector<float> vectors;
   storage::VectorsLogReader logs(fs_, VectorsDir());
   for (const storage::PendingRow& row : contents.pending) {
+    if (row.sequence < contents.sealed_through) continue;  // sealed; deleted by Recover
     const bool in_log = row.vector_ref.log != 0;
     const bool vector_fits = in_log ? options_.keep_vectors : row.vector.size() == vector_bytes;
     if (row.code.size() != code_size || !vector_fits) {
@@ -137,8 +138,9 @@ void TurboQuantIndex::Impl::RemoveUnnamedFiles(const Snapshot& snapshot,
     if (!named.contains(name)) storage::RemoveFile(*fs_, segments + "/" + name).IgnoreError();
   }
   absl::flat_hash_set<uint64_t> referenced_logs;
-  for (const storage::PendingRow& row : contents.pending)
-    referenced_logs.insert(row.vector_ref.log);
+  for (const storage::PendingRow& row : contents.pending) {
+    if (row.sequence >= contents.sealed_through) referenced_logs.insert(row.vector_ref.log);
+  }
   for (const std::string& name : storage::ChildNames(*fs_, VectorsDir())) {
     const uint64_t log = storage::VectorsLog::ParseFileName(name);
     if (!referenced_logs.contains(log)) {
@@ -155,8 +157,14 @@ Status TurboQuantIndex::Impl::Recover(const storage::CatalogContents& contents) 
   if (!next.ok()) return next.status();
   Publish(*next);
   // Only once the whole collection validated, and never by a reader.
-  if (!catalog_->read_only()) RemoveUnnamedFiles(**next, contents);
-  return absl::OkStatus();
+  if (catalog_->read_only()) return absl::OkStatus();
+  RemoveUnnamedFiles(**next, contents);
+  // Records of a seal that committed before a crash let it delete them.
+  std::vector<uint64_t> sealed;
+  for (const storage::PendingRow& row : contents.pending) {
+    if (row.sequence < contents.sealed_through) sealed.push_back(row.sequence);
+  }
+  return DeleteWriteAheadLocked(sealed, 0, sealed.size());
 }
 
 Status TurboQuantIndex::Impl::Refresh() {

@@ -12,6 +12,7 @@
 
 namespace turboquant {
 
+using internal::kWriteAheadDeletesPerBatch;
 using internal::Segment;
 using internal::SegmentBuilder;
 using internal::SegmentPath;
@@ -65,7 +66,8 @@ StatusOr<std::vector<std::shared_ptr<const Segment>>> TurboQuantIndex::Impl::Sea
 // Point deletes only: RocksDB 7.8 secondary instances (read-only opens) were
 // seen to keep keys that a DeleteRange had removed (read_only_test).
 void TurboQuantIndex::Impl::DropFromCatalog(const internal::SnapshotSegment& old,
-                                            rocksdb::WriteBatch* batch) const {
+                                            rocksdb::WriteBatch* batch,
+                                            std::vector<uint64_t>* sealed) const {
   const Segment& segment = *old.segment;
   if (segment.has_file()) batch->Delete(storage::Catalog::SegmentKey(segment.segment_id()));
   for (size_t row = 0; row < segment.rows(); ++row) {
@@ -73,9 +75,29 @@ void TurboQuantIndex::Impl::DropFromCatalog(const internal::SnapshotSegment& old
     if (segment.has_file() && !live) {
       batch->Delete(storage::Catalog::TombstoneKey(segment.segment_id(), row));
     } else if (segment.unsealed() && live) {
-      batch->Delete(storage::Catalog::PendingKey(segment.sequence(row)));
+      sealed->push_back(segment.sequence(row));
     }
   }
+}
+
+Status TurboQuantIndex::Impl::DeleteSealedWriteAhead(const std::vector<uint64_t>& sequences) {
+  for (size_t begin = 0; begin < sequences.size(); begin += kWriteAheadDeletesPerBatch) {
+    std::lock_guard<std::mutex> lock(write_mutex_);
+    if (Status s = CheckWritable(); !s.ok()) return s;
+    const size_t end = std::min(sequences.size(), begin + kWriteAheadDeletesPerBatch);
+    if (Status s = DeleteWriteAheadLocked(sequences, begin, end); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+Status TurboQuantIndex::Impl::DeleteWriteAheadLocked(const std::vector<uint64_t>& sequences,
+                                                     size_t begin, size_t end) {
+  if (begin == end) return absl::OkStatus();
+  rocksdb::WriteBatch batch;
+  for (size_t i = begin; i < end; ++i) {
+    batch.Delete(storage::Catalog::PendingKey(sequences[i]));
+  }
+  return WriteCatalog(&batch);
 }
 
 TurboQuantIndex::Impl::RewriteRun TurboQuantIndex::Impl::ClaimSegments(size_t first, size_t end) {
@@ -91,7 +113,10 @@ TurboQuantIndex::Impl::RewriteRun TurboQuantIndex::Impl::ClaimRun(size_t first, 
     // Rows written from now on go to a new vectors log, so that once this
     // seal commits no record points into the logs written so far.
     if (s.segment->unsealed() && vectors_log_ != nullptr) vectors_log_.reset();
-    if (s.segment->unsealed()) retiring_logs_upto_ = last_vectors_log_;
+    if (s.segment->unsealed()) {
+      retiring_logs_upto_ = last_vectors_log_;
+      sealing_through_ = next_sequence_;
+    }
   }
   return run;
 }
@@ -107,6 +132,7 @@ Status TurboQuantIndex::Impl::Rewrite(const RewriteRun& run) {
     std::lock_guard<std::mutex> lock(write_mutex_);
     Unclaim(run);
     retiring_logs_upto_ = 0;
+    sealing_through_ = 0;
     locations_built_ = false;
     locations_.clear();
     StopWrites(internal::ExceptionStatus(e), "sealing or compaction failed: ");
@@ -153,23 +179,31 @@ Status TurboQuantIndex::Impl::MergeAndCommit(const RewriteRun& run) {
       std::lock_guard<std::mutex> lock(write_mutex_);
       Unclaim(run);
       retiring_logs_upto_ = 0;
+      sealing_through_ = 0;
       return sealed.status();
     }
     merged = std::move(*sealed);
   }
-  std::lock_guard<std::mutex> lock(write_mutex_);
-  const Status committed = CommitRewrite(run, merged, sources, &batch);
-  Unclaim(run);
-  if (committed.ok() && retiring_logs_upto_ != 0) RemoveVectorsLogs(retiring_logs_upto_);
-  retiring_logs_upto_ = 0;
-  // The sealed write-ahead records are deleted in the batch; RocksDB drops
-  // them at its own flushes and compactions (RewriteNow forces that).
-  return committed;
+  std::vector<uint64_t> sealed;
+  {
+    std::lock_guard<std::mutex> lock(write_mutex_);
+    const Status committed = CommitRewrite(run, merged, sources, &batch, &sealed);
+    Unclaim(run);
+    if (committed.ok() && retiring_logs_upto_ != 0) RemoveVectorsLogs(retiring_logs_upto_);
+    retiring_logs_upto_ = 0;
+    sealing_through_ = 0;
+    if (!committed.ok()) return committed;
+  }
+  // The sealed write-ahead records go after the commit, a batch at a time,
+  // so that writers wait for none of them for long; RocksDB drops them at its
+  // own flushes and compactions (RewriteNow forces that).
+  return DeleteSealedWriteAhead(sealed);
 }
 
 Status TurboQuantIndex::Impl::CommitRewrite(
     const RewriteRun& run, const std::vector<std::shared_ptr<const Segment>>& merged,
-    const std::vector<uint64_t>& sources, rocksdb::WriteBatch* batch) {
+    const std::vector<uint64_t>& sources, rocksdb::WriteBatch* batch,
+    std::vector<uint64_t>* sealed) {
   const std::shared_ptr<const Snapshot> current = Current();
   const size_t first = LocateRun(*current, run);
   Status status = CheckWritable();
@@ -202,8 +236,12 @@ Status TurboQuantIndex::Impl::CommitRewrite(
     replacement.push_back(std::move(out));
   }
   if (catalog_ != nullptr) {
-    for (const SnapshotSegment& old : now) DropFromCatalog(old, batch);
+    for (const SnapshotSegment& old : now) DropFromCatalog(old, batch, sealed);
     batch->Put(storage::Catalog::kNextSegmentKey, storage::Catalog::EncodeCounter(next_segment_));
+    if (sealing_through_ != 0) {
+      batch->Put(storage::Catalog::kSealedThroughKey,
+                 storage::Catalog::EncodeCounter(sealing_through_));
+    }
   }
   // A failed batch may still have reached the disk, so its files stay: the
   // next Open keeps them if the catalog names them, else removes them.
