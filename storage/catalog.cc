@@ -396,10 +396,11 @@ Status Catalog::CatchUp(CatalogContents* contents) {
   }
 }
 
-Status Catalog::Write(rocksdb::WriteBatch* batch) {
+Status Catalog::Write(rocksdb::WriteBatch* batch, bool sync) {
   if (read_only()) {
     return absl::FailedPreconditionError(path_ + ": the collection was opened read-only");
   }
+  std::lock_guard<std::mutex> lock(write_mutex_);
   RecordTally tally = tally_;
   TallyCounter counter(&tally);
   if (Status s = FromRocks(batch->Iterate(&counter), path_); !s.ok()) return s;
@@ -411,7 +412,7 @@ Status Catalog::Write(rocksdb::WriteBatch* batch) {
   batch->Put(kKeyCountsKey, counts);
   batch->Put(kVersionKey, EncodeCounter(version_ + 1));
   rocksdb::WriteOptions write;
-  write.sync = true;
+  write.sync = sync;
   if (Status s = FromRocks(db_->Write(write, batch), path_); !s.ok()) return s;
   tally_ = tally;
   hint_->Publish(++version_);

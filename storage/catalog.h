@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -113,11 +114,14 @@ class Catalog {
                                                  bool read_only, CatalogContents* contents);
   ~Catalog();
 
-  // Applies a batch with sync = true, adding the next version and the new
-  // record counts to it, and publishing that version once it is durable.
-  // Every Put of a segment/, tomb/ or wal/ key must create it, and every
-  // Delete remove one that exists. FailedPrecondition on a read-only catalog.
-  Status Write(rocksdb::WriteBatch* batch);
+  // Applies a batch, adding the next version and the new record counts to
+  // it, and publishing that version once it is written (durable with
+  // `sync`; without, for batches a crash may lose without harm, such as the
+  // deletes of records a watermark made obsolete). Every Put of a segment/,
+  // tomb/ or wal/ key must create it, and every Delete remove one that
+  // exists. Concurrent calls are applied one at a time. FailedPrecondition on
+  // a read-only catalog.
+  Status Write(rocksdb::WriteBatch* batch, bool sync = true);
   // Read-only catalogs: catches up with the writer, at least to the version
   // it had published when the call began, and reads the contents again.
   Status CatchUp(CatalogContents* contents);
@@ -163,6 +167,7 @@ class Catalog {
   std::unique_ptr<rocksdb::Env> env_;  // outlives db_
   std::string secondary_dir_;          // read-only: the secondary's own files
   std::unique_ptr<rocksdb::DB> db_;
+  std::mutex write_mutex_;               // writer: orders Writes
   uint64_t version_ = 0;                 // writer: the last committed version
   RecordTally tally_;                    // writer: records in the catalog
   std::unique_ptr<VersionHint> hint_;    // writer

@@ -36,6 +36,7 @@ class DurableFileWriter {
   std::string path_;
   std::unique_ptr<rocksdb::FSWritableFile> file_;
   size_t offset_ = 0;
+  size_t written_back_ = 0;  // bytes handed to the kernel's writeback so far
   bool committed_ = false;
 };
 

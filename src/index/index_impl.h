@@ -66,7 +66,8 @@ constexpr size_t kChunksPerMerge = 8;
 // ~370 ms (device machine, 8 writers x 1,000 rows of d=768).
 constexpr size_t kChunksBeforeWriterMerges = 64;
 // Write-ahead records deleted per catalog batch after a seal: a batch of a
-// million held the write lock for ~0.85 s on the 2-core machine.
+// million held the write lock for ~0.85 s on the 2-core machine, and group
+// commits wait for the catalog write in progress.
 constexpr size_t kWriteAheadDeletesPerBatch = 16384;
 
 inline std::string SegmentFileName(uint64_t segment_id) {
@@ -362,11 +363,8 @@ class TurboQuantIndex::Impl {
   void DropFromCatalog(const SnapshotSegment& old, rocksdb::WriteBatch* batch,
                        std::vector<uint64_t>* sealed) const;
   // Deletes the write-ahead records of `sequences`, which a committed seal
-  // made obsolete, a batch at a time, each under write_mutex_ briefly.
+  // made obsolete, a batch at a time; without write_mutex_.
   Status DeleteSealedWriteAhead(const std::vector<uint64_t>& sequences);
-  // Deletes those of sequences[begin, end) in one batch; under write_mutex_.
-  Status DeleteWriteAheadLocked(const std::vector<uint64_t>& sequences, size_t begin,
-                                size_t end);
   // The merged segments of a Rewrite, as files numbered from `first_id` and
   // named in `batch`.
   StatusOr<std::vector<std::shared_ptr<const Segment>>> SealToFiles(

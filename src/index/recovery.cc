@@ -150,21 +150,23 @@ void TurboQuantIndex::Impl::RemoveUnnamedFiles(const Snapshot& snapshot,
 }
 
 Status TurboQuantIndex::Impl::Recover(const storage::CatalogContents& contents) {
-  std::lock_guard<std::mutex> lock(write_mutex_);
-  locations_built_ = false;
-  locations_.clear();
-  auto next = LoadSnapshot(contents);
-  if (!next.ok()) return next.status();
-  Publish(*next);
-  // Only once the whole collection validated, and never by a reader.
-  if (catalog_->read_only()) return absl::OkStatus();
-  RemoveUnnamedFiles(**next, contents);
-  // Records of a seal that committed before a crash let it delete them.
+  {
+    std::lock_guard<std::mutex> lock(write_mutex_);
+    locations_built_ = false;
+    locations_.clear();
+    auto next = LoadSnapshot(contents);
+    if (!next.ok()) return next.status();
+    Publish(*next);
+    // Only once the whole collection validated, and never by a reader.
+    if (catalog_->read_only()) return absl::OkStatus();
+    RemoveUnnamedFiles(**next, contents);
+  }
+  // Records of a seal whose deletes a crash cut short.
   std::vector<uint64_t> sealed;
   for (const storage::PendingRow& row : contents.pending) {
     if (row.sequence < contents.sealed_through) sealed.push_back(row.sequence);
   }
-  return DeleteWriteAheadLocked(sealed, 0, sealed.size());
+  return DeleteSealedWriteAhead(sealed);
 }
 
 Status TurboQuantIndex::Impl::Refresh() {

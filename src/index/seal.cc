@@ -80,24 +80,24 @@ void TurboQuantIndex::Impl::DropFromCatalog(const internal::SnapshotSegment& old
   }
 }
 
+// Outside write_mutex_ and not synced: the watermark already made these
+// records obsolete, nothing else writes their keys, and deletes a crash
+// loses are redone by the next Open. Group commits meanwhile wait only for
+// the catalog's own ordering of writes, never for a disk sync of these.
 Status TurboQuantIndex::Impl::DeleteSealedWriteAhead(const std::vector<uint64_t>& sequences) {
   for (size_t begin = 0; begin < sequences.size(); begin += kWriteAheadDeletesPerBatch) {
-    std::lock_guard<std::mutex> lock(write_mutex_);
-    if (Status s = CheckWritable(); !s.ok()) return s;
     const size_t end = std::min(sequences.size(), begin + kWriteAheadDeletesPerBatch);
-    if (Status s = DeleteWriteAheadLocked(sequences, begin, end); !s.ok()) return s;
+    rocksdb::WriteBatch batch;
+    for (size_t i = begin; i < end; ++i) {
+      batch.Delete(storage::Catalog::PendingKey(sequences[i]));
+    }
+    if (Status s = catalog_->Write(&batch, /*sync=*/false); !s.ok()) {
+      std::lock_guard<std::mutex> lock(write_mutex_);
+      StopWrites(s, "deleting sealed write-ahead records failed: ");
+      return write_error_;
+    }
   }
   return absl::OkStatus();
-}
-
-Status TurboQuantIndex::Impl::DeleteWriteAheadLocked(const std::vector<uint64_t>& sequences,
-                                                     size_t begin, size_t end) {
-  if (begin == end) return absl::OkStatus();
-  rocksdb::WriteBatch batch;
-  for (size_t i = begin; i < end; ++i) {
-    batch.Delete(storage::Catalog::PendingKey(sequences[i]));
-  }
-  return WriteCatalog(&batch);
 }
 
 TurboQuantIndex::Impl::RewriteRun TurboQuantIndex::Impl::ClaimSegments(size_t first, size_t end) {
