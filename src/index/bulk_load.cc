@@ -444,15 +444,16 @@ class TurboQuantIndex::Impl::BulkLoader {
   int64_t rows_taken_ = 0;
   SegmentRows current_;
   std::vector<std::shared_ptr<const Segment>> segments_;
-  // Last, so that it is waited for before the members it uses go.
+  // Sections of the last segment written, for the next one to fill.
+  SegmentRows spare_;
   // A segment handed to the writer thread, and its sections back for reuse
-  // (none when they became the in-memory segment).
+  // (none when they became the in-memory segment). Last, so that it is
+  // waited for before the members it uses go.
   struct Written {
     StatusOr<std::shared_ptr<const Segment>> segment;
     SegmentRows rows;
   };
   std::future<Written> writing_;
-  SegmentRows spare_;
 };
 
 uint64_t TurboQuantIndex::Impl::ReserveSegmentId() {
