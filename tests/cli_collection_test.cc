@@ -337,6 +337,14 @@ TEST(CliCollectionTest, ClearErrorsForWrongDirectoriesAndDimensions) {
   r = RunTqindex("query --index " + index + " --queries " + dir + "/b.fvecs --rerank 10");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(Contains(r.err, "keep_vectors")) << r.err;
+
+  // --batch 0 picks the batch size; below it is a usage error.
+  r = RunTqindex("build --input " + wide + " --index " + dir + "/neg.tq --batch -1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(Contains(r.err, "--batch: -1 is out of range (0..10000000)")) << r.err;
+  EXPECT_FALSE(fs::exists(dir + "/neg.tq"));
+  EXPECT_EQ(RunTqindex("build --input " + wide + " --index " + dir + "/zero.tq --batch 0").exit_code,
+            0);
 }
 
 TEST(CliCollectionTest, FailedBuildRemovesTheIncompleteCollection) {
