@@ -354,6 +354,12 @@ Status Catalog::ReadContents(CatalogContents* contents) {
         path_, held.segments, held.tombstones, held.pending, held.key_hash_sum, want.segments,
         want.tombstones, want.pending, want.key_hash_sum));
   }
+  // A watermark past every sequence written would drop acknowledged rows.
+  if (contents->sealed_through > contents->next_sequence) {
+    return absl::DataLossError(absl::StrFormat(
+        "%s: the sealed write-ahead watermark %d lies beyond the next sequence %d", path_,
+        contents->sealed_through, contents->next_sequence));
+  }
   return absl::OkStatus();
 }
 

@@ -66,6 +66,21 @@ TEST(CatalogTest, OpenRefusesACatalogKeepingARemovedRecordInPlaceOfAnother) {
   EXPECT_EQ(index.status().code(), absl::StatusCode::kDataLoss) << index.status();
 }
 
+TEST(CatalogTest, OpenRefusesASealedWatermarkBeyondTheNextSequence) {
+  const std::string dir = MakeCollection("catalog-watermark");
+  EditCatalog(dir, [](rocksdb::DB* db) {
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), storage::Catalog::kSealedThroughKey,
+                        storage::Catalog::EncodeCounter(1000000))
+                    .ok());
+  });
+  for (bool read_only : {false, true}) {
+    auto index = TurboQuantIndex::Open(dir, {.read_only = read_only});
+    EXPECT_EQ(index.status().code(), absl::StatusCode::kDataLoss) << index.status();
+    EXPECT_NE(index.status().message().find("watermark 1000000 lies beyond"), std::string::npos)
+        << index.status();
+  }
+}
+
 TEST(CatalogTest, AnUneditedCatalogOpensWithEveryRecord) {
   const std::string dir = MakeCollection("catalog-whole");
   for (bool read_only : {false, true}) {
