@@ -39,12 +39,14 @@ test-asan: deps
 	cd build-asan && ctest --output-on-failure -j $(JOBS)
 
 # Readers racing writers that add, remove, seal and compact (and the library's
-# background thread, group commit, and the search thread pool).
+# background thread, group commit, the search thread pool, and writers
+# appending to the vectors log while it is synced).
 test-tsan: deps
 	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTQ_SANITIZE=thread \
 	  -DTQ_BUILD_BENCHMARKS=OFF -DTQ_BUILD_TOOLS=OFF $(CMAKE_FLAGS)
-	cmake --build build-tsan -j $(JOBS) --target concurrency_test background_work_test search_path_test
-	cd build-tsan && ctest --output-on-failure -R 'ConcurrencyTest|BackgroundWorkTest|ThreadPoolTest|SnapshotHolderTest'
+	cmake --build build-tsan -j $(JOBS) --target concurrency_test background_work_test search_path_test \
+	  vectors_log_test
+	cd build-tsan && ctest --output-on-failure -R 'ConcurrencyTest|BackgroundWorkTest|ThreadPoolTest|SnapshotHolderTest|VectorsLogTest'
 
 # Every parser of untrusted bytes under libFuzzer (Debian clang, ASan+UBSan):
 # segment files, catalog records, npy, IDX, TEXMEX, .bin and HDF5. Each runs

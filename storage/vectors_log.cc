@@ -62,23 +62,30 @@ VectorsLog::~VectorsLog() {
   if (read_fd_ >= 0) close(read_fd_);
 }
 
-StatusOr<std::vector<uint64_t>> VectorsLog::AppendAndSync(
-    absl::Span<const absl::Span<const char>> parts) {
-  std::vector<uint64_t> offsets;
+StatusOr<uint64_t> VectorsLog::Append(absl::Span<const absl::Span<const char>> parts) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!broken_.ok()) return broken_;
+  const uint64_t first = size_;
   for (absl::Span<const char> part : parts) {
-    offsets.push_back(size_);
     const rocksdb::Slice data(part.data(), part.size());
     if (Status s = FromRocks(file_->Append(data, rocksdb::IOOptions(), nullptr), path_); !s.ok()) {
+      broken_ = s;
       return s;
     }
     size_ += part.size();
   }
-  if (Status s = FromRocks(file_->Sync(rocksdb::IOOptions(), nullptr), path_); !s.ok()) return s;
-  return offsets;
+  return first;
+}
+
+Status VectorsLog::Sync() {
+  std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);
+  if (!file_->IsSyncThreadSafe()) lock.lock();
+  return FromRocks(file_->Sync(rocksdb::IOOptions(), nullptr), path_);
 }
 
 StatusOr<std::vector<MappedRun>> VectorsLog::Map(uint64_t offset, size_t size,
                                                  size_t record_bytes) {
+  std::lock_guard<std::mutex> lock(mutex_);
   if (record_bytes == 0 || record_bytes > kMaxRecordBytes || size % record_bytes != 0 ||
       offset > size_ || size > size_ - offset) {
     return absl::InternalError(absl::StrFormat(

@@ -3,10 +3,13 @@
 // data of an online write is written once before its segment file, never
 // through RocksDB's WAL, memtable and SST files.
 //
-// A group commit appends the kept vectors of all its Adds and syncs the log
-// before the catalog batch whose write-ahead records point at them (log
-// number, offset, CRC32C of the vector), so an acknowledged row's vector is
-// durable and a record never points at bytes that may be lost. A seal starts
+// Each Add appends its kept vectors from its own thread before it queues,
+// and the group commit syncs the log once for all of them before the catalog
+// batch whose write-ahead records point at them (log number, offset, CRC32C
+// of the vector), so an acknowledged row's vector is durable and a record
+// never points at bytes that may be lost. Appends thus go on while the leader
+// of the group ahead syncs; bytes that no committed record points at (an Add
+// that failed later) are never read. A seal starts
 // a new log; once the seal's batch is committed no record points into the
 // older logs, which are then removed (and any a crash left behind are removed
 // by the next writer Open).
@@ -19,6 +22,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -62,10 +66,17 @@ class VectorsLog {
   ~VectorsLog();
 
   uint64_t number() const { return number_; }
-  // Appends every part and syncs once; returns the offset of each part.
-  StatusOr<std::vector<uint64_t>> AppendAndSync(absl::Span<const absl::Span<const char>> parts);
-  // The synced bytes [offset, offset + size), mapped for reading, in runs of
-  // whole records of `record_bytes` (at most kMaxRecordBytes).
+  // Appends the parts back to back and returns the offset of the first; they
+  // are durable once a Sync that began after this returned has returned.
+  // After a failed Append the log refuses all others (the file's end is
+  // unknown).
+  StatusOr<uint64_t> Append(absl::Span<const absl::Span<const char>> parts);
+  // Makes every Append that returned before it began durable. It runs beside
+  // Appends of other threads where the file allows that
+  // (FSWritableFile::IsSyncThreadSafe), and waits for them otherwise.
+  Status Sync();
+  // The appended bytes [offset, offset + size), mapped for reading, in runs
+  // of whole records of `record_bytes` (at most kMaxRecordBytes).
   StatusOr<std::vector<MappedRun>> Map(uint64_t offset, size_t size, size_t record_bytes);
 
   static std::string FileName(uint64_t number);
@@ -80,13 +91,16 @@ class VectorsLog {
         number_(number),
         file_(std::move(file)),
         window_bytes_(window_bytes) {}
-  StatusOr<std::shared_ptr<const Window>> WindowAt(size_t index);
+  StatusOr<std::shared_ptr<const Window>> WindowAt(size_t index);  // mutex_ held
 
-  std::string path_;
-  uint64_t number_;
-  std::unique_ptr<rocksdb::FSWritableFile> file_;
+  const std::string path_;
+  const uint64_t number_;
+  const std::unique_ptr<rocksdb::FSWritableFile> file_;
   const size_t window_bytes_;
+  // Orders Appends, and guards everything below.
+  std::mutex mutex_;
   uint64_t size_ = 0;
+  Status broken_;     // why Appends are refused
   int read_fd_ = -1;  // opened on the first Map
   std::vector<std::shared_ptr<const Window>> windows_;
 };

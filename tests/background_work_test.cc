@@ -5,7 +5,10 @@
 // follows rows that a Rewrite moved.
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -210,6 +213,99 @@ TEST(BackgroundWorkTest, AnAddOfSeveralChunksIsReplayedFromTheVectorsLog) {
                      kRows, kRows + 9}) {
     EXPECT_EQ(*(*reopened)->Get(id), CrashVector(id)) << id;
   }
+  EXPECT_TRUE((*reopened)->Verify().ok());
+}
+
+// Holds the next append to a vectors log, once armed, after its bytes are
+// written and before it returns: an Add whose vectors are in the log but
+// which has not queued yet.
+class VectorsLogAppendGate : public rocksdb::FileSystemWrapper {
+ public:
+  VectorsLogAppendGate() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
+  const char* Name() const override { return "VectorsLogAppendGate"; }
+
+  void Arm() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    armed_ = true;
+  }
+  void WaitUntilHeld() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return held_; });
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    released_ = true;
+    changed_.notify_all();
+  }
+
+  rocksdb::IOStatus NewWritableFile(const std::string& path, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* file,
+                                    rocksdb::IODebugContext* debug) override {
+    rocksdb::IOStatus status = target()->NewWritableFile(path, options, file, debug);
+    if (status.ok() && path.size() > 5 && path.substr(path.size() - 5) == ".vlog") {
+      *file = std::make_unique<HeldAppend>(std::move(*file), this);
+    }
+    return status;
+  }
+
+ private:
+  class HeldAppend : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    HeldAppend(std::unique_ptr<rocksdb::FSWritableFile> file, VectorsLogAppendGate* gate)
+        : FSWritableFileOwnerWrapper(std::move(file)), gate_(gate) {}
+    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
+                             rocksdb::IODebugContext* debug) override {
+      rocksdb::IOStatus status = target()->Append(data, options, debug);
+      gate_->HoldIfArmed();
+      return status;
+    }
+
+   private:
+    VectorsLogAppendGate* gate_;
+  };
+
+  void HoldIfArmed() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (!armed_) return;
+    armed_ = false;
+    held_ = true;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return released_; });
+  }
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool armed_ = false, held_ = false, released_ = false;
+};
+
+// An Add appends its vectors to the log before it queues; a seal that claims
+// the unsealed rows meanwhile removes that log when it commits. The Add's
+// vectors are then written again to the next log, so the acknowledged rows
+// survive a reopen.
+TEST(BackgroundWorkTest, AnAddWhoseLogASealRetiredMeanwhileIsLoggedAgain) {
+  const std::string dir = testing::MakeTempDir("retired_log") + "/c";
+  auto gate = std::make_shared<VectorsLogAppendGate>();
+  OpenOptions open{.background_work = false};
+  open.file_system = gate;
+  {
+    auto index = TurboQuantIndex::Create(dir, {.dim = kCrashDim, .keep_vectors = true}, open);
+    ASSERT_TRUE(index.ok()) << index.status();
+    ASSERT_TRUE((*index)->Add(ConsecutiveIds(0, 10), CrashVectors(0, 10)).ok());
+    gate->Arm();
+    Status late;
+    std::thread writer([&] { late = (*index)->Add(ConsecutiveIds(10, 5), CrashVectors(10, 5)); });
+    gate->WaitUntilHeld();
+    ASSERT_TRUE((*index)->Flush().ok());  // seals rows 0..9 and removes the first log
+    EXPECT_FALSE(std::filesystem::exists(dir + "/vectors/0000000000000001.vlog"));
+    gate->Release();
+    writer.join();
+    ASSERT_TRUE(late.ok()) << late;
+    EXPECT_EQ(*(*index)->Get(12), CrashVector(12));
+  }
+  auto reopened = TurboQuantIndex::Open(dir);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->size(), 15);
+  for (int64_t id = 0; id < 15; ++id) EXPECT_EQ(*(*reopened)->Get(id), CrashVector(id)) << id;
   EXPECT_TRUE((*reopened)->Verify().ok());
 }
 

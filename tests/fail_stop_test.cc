@@ -1,10 +1,9 @@
-// Fail-stop writes: a failed catalog write (whose outcome is unknown) stops
-// all later writes until the collection is reopened, while reads keep the
-// last good snapshot; a background seal that fails fails no Add (each was
-// durable already) but stops later writes; Open changes nothing before the
-// whole collection validated; memory running out inside a write or a seal
-// stops writes without wedging the calls queued behind it; sealing splits
-// at max_segment_rows; Get returns what was added.
+// Fail-stop writes: a failed write of the vectors log or the catalog (whose outcome is unknown)
+// stops all later writes until the collection is reopened, while reads keep the last good snapshot;
+// a background seal that fails fails no Add (each was durable already) but stops later writes; Open
+// changes nothing before the whole collection validated; memory running out inside a write or a
+// seal stops writes without wedging the calls queued behind it; sealing splits at max_segment_rows;
+// Get returns what was added.
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -29,37 +28,51 @@ using testing::CrashVector;
 using testing::CrashVectors;
 using testing::kCrashDim;
 
-TEST(FailStopTest, FailedCatalogWriteStopsWritesUntilReopenAndReadsGoOn) {
-  const std::string dir = testing::MakeTempDir("fail_stop") + "/c";
-  auto disk = std::make_shared<testing::PowerLossFileSystem>();
-  OpenOptions open;
-  open.file_system = disk;
-  auto index = TurboQuantIndex::Create(dir, {.dim = kCrashDim, .keep_vectors = true}, open);
-  ASSERT_TRUE(index.ok()) << index.status();
-  ASSERT_TRUE((*index)->Add(ConsecutiveIds(0, 10), CrashVectors(0, 10)).ok());
+// An Add writes the disk three times: it appends its kept vectors to the
+// vectors log, the leader of its group syncs the log, then writes the
+// catalog batch. Whichever of them fails, writes stop.
+TEST(FailStopTest, FailedWriteStopsWritesUntilReopenAndReadsGoOn) {
+  std::vector<std::string> failed_operations;
+  for (int failing = 1; failing <= 3; ++failing) {
+    const std::string dir = testing::MakeTempDir("fail_stop") + "/c";
+    auto disk = std::make_shared<testing::PowerLossFileSystem>();
+    OpenOptions open;
+    open.file_system = disk;
+    auto index = TurboQuantIndex::Create(dir, {.dim = kCrashDim, .keep_vectors = true}, open);
+    ASSERT_TRUE(index.ok()) << index.status();
+    ASSERT_TRUE((*index)->Add(ConsecutiveIds(0, 10), CrashVectors(0, 10)).ok());
 
-  disk->CutPowerAt(disk->operations() + 1);  // the next write to the disk fails
-  EXPECT_FALSE((*index)->Add(ConsecutiveIds(10, 10), CrashVectors(10, 10)).ok());
-  disk->CutPowerAt(0);  // the disk works again, but the outcome was unknown
-  const Status later = (*index)->Add(ConsecutiveIds(20, 10), CrashVectors(20, 10));
-  EXPECT_FALSE(later.ok());
-  EXPECT_NE(later.message().find("until it is reopened"), std::string::npos) << later;
-  EXPECT_FALSE((*index)->Remove({1}).ok());
-  EXPECT_FALSE((*index)->Flush().ok());
-  EXPECT_FALSE((*index)->Compact().ok());
-  // Reads keep the last good snapshot.
-  EXPECT_EQ((*index)->size(), 10);
-  EXPECT_EQ(*(*index)->Get(3), CrashVector(3));
-  auto found = (*index)->Search(CrashVector(4), {.k = 1, .rerank = 10});
-  ASSERT_TRUE(found.ok());
-  EXPECT_EQ(found->ids[0], 4);
+    disk->CutPowerAt(disk->operations() + failing);
+    EXPECT_FALSE((*index)->Add(ConsecutiveIds(10, 10), CrashVectors(10, 10)).ok());
+    failed_operations.push_back(disk->cut_operation());
+    SCOPED_TRACE(failed_operations.back());
+    disk->CutPowerAt(0);  // the disk works again, but the outcome was unknown
+    const Status later = (*index)->Add(ConsecutiveIds(20, 10), CrashVectors(20, 10));
+    EXPECT_FALSE(later.ok());
+    EXPECT_NE(later.message().find("until it is reopened"), std::string::npos) << later;
+    EXPECT_FALSE((*index)->Remove({1}).ok());
+    EXPECT_FALSE((*index)->Flush().ok());
+    EXPECT_FALSE((*index)->Compact().ok());
+    // Reads keep the last good snapshot.
+    EXPECT_EQ((*index)->size(), 10);
+    EXPECT_EQ(*(*index)->Get(3), CrashVector(3));
+    auto found = (*index)->Search(CrashVector(4), {.k = 1, .rerank = 10});
+    ASSERT_TRUE(found.ok());
+    EXPECT_EQ(found->ids[0], 4);
 
-  index->reset();
-  auto reopened = TurboQuantIndex::Open(dir);
-  ASSERT_TRUE(reopened.ok()) << reopened.status();
-  EXPECT_TRUE((*reopened)->Add(ConsecutiveIds(20, 10), CrashVectors(20, 10)).ok());
-  EXPECT_TRUE((*reopened)->Contains(25));
-  EXPECT_EQ(*(*reopened)->Get(3), CrashVector(3));
+    index->reset();
+    auto reopened = TurboQuantIndex::Open(dir);
+    ASSERT_TRUE(reopened.ok()) << reopened.status();
+    EXPECT_TRUE((*reopened)->Add(ConsecutiveIds(20, 10), CrashVectors(20, 10)).ok());
+    EXPECT_TRUE((*reopened)->Contains(25));
+    EXPECT_EQ(*(*reopened)->Get(3), CrashVector(3));
+  }
+  ASSERT_EQ(failed_operations.size(), 3u);
+  EXPECT_EQ(failed_operations[0].rfind("append to ", 0), 0u) << failed_operations[0];
+  EXPECT_NE(failed_operations[0].find(".vlog"), std::string::npos) << failed_operations[0];
+  EXPECT_EQ(failed_operations[1].rfind("sync ", 0), 0u) << failed_operations[1];
+  EXPECT_NE(failed_operations[1].find(".vlog"), std::string::npos) << failed_operations[1];
+  EXPECT_NE(failed_operations[2].find("/catalog/"), std::string::npos) << failed_operations[2];
 }
 
 TEST(FailStopTest, FailedBackgroundSealFailsNoAddAndStopsLaterWrites) {
@@ -168,27 +181,48 @@ TEST(FailStopTest, OpenRemovesNothingWhenTheCollectionDoesNotValidate) {
   EXPECT_TRUE(fs::exists(stray)) << "Open removed a file before the collection validated";
 }
 
-// Throws std::bad_alloc when a file whose name ends in `suffix` is created
-// while armed: memory running out at the worst moment of a commit.
+// Throws std::bad_alloc while armed when a file whose name ends in `suffix`
+// is created, or synced: memory running out at the worst moment of a commit.
 class ThrowingFileSystem : public rocksdb::FileSystemWrapper {
  public:
-  explicit ThrowingFileSystem(std::string suffix)
-      : FileSystemWrapper(rocksdb::FileSystem::Default()), suffix_(std::move(suffix)) {}
+  enum class When { kCreate, kSync };
+  ThrowingFileSystem(std::string suffix, When when)
+      : FileSystemWrapper(rocksdb::FileSystem::Default()),
+        suffix_(std::move(suffix)),
+        when_(when) {}
   const char* Name() const override { return "ThrowingFileSystem"; }
   void Arm(bool armed) { armed_ = armed; }
 
   rocksdb::IOStatus NewWritableFile(const std::string& path, const rocksdb::FileOptions& options,
                                     std::unique_ptr<rocksdb::FSWritableFile>* file,
                                     rocksdb::IODebugContext* debug) override {
-    if (armed_ && path.size() >= suffix_.size() &&
-        path.compare(path.size() - suffix_.size(), suffix_.size(), suffix_) == 0) {
-      throw std::bad_alloc();
+    const bool named = path.size() >= suffix_.size() &&
+                       path.compare(path.size() - suffix_.size(), suffix_.size(), suffix_) == 0;
+    if (named && when_ == When::kCreate && armed_) throw std::bad_alloc();
+    rocksdb::IOStatus s = target()->NewWritableFile(path, options, file, debug);
+    if (s.ok() && named && when_ == When::kSync) {
+      *file = std::make_unique<ThrowingSyncFile>(std::move(*file), &armed_);
     }
-    return target()->NewWritableFile(path, options, file, debug);
+    return s;
   }
 
  private:
+  class ThrowingSyncFile : public rocksdb::FSWritableFileOwnerWrapper {
+   public:
+    ThrowingSyncFile(std::unique_ptr<rocksdb::FSWritableFile> file, const std::atomic<bool>* armed)
+        : FSWritableFileOwnerWrapper(std::move(file)), armed_(armed) {}
+    rocksdb::IOStatus Sync(const rocksdb::IOOptions& options,
+                           rocksdb::IODebugContext* debug) override {
+      if (*armed_) throw std::bad_alloc();
+      return target()->Sync(options, debug);
+    }
+
+   private:
+    const std::atomic<bool>* armed_;
+  };
+
   const std::string suffix_;
+  const When when_;
   std::atomic<bool> armed_{false};
 };
 
@@ -197,14 +231,14 @@ class ThrowingFileSystem : public rocksdb::FileSystemWrapper {
 // acknowledged before.
 TEST(FailStopTest, OutOfMemoryInAGroupCommitFailsEveryQueuedWriter) {
   const std::string dir = testing::MakeTempDir("fail_stop") + "/c";
-  auto disk = std::make_shared<ThrowingFileSystem>(".vlog");
+  // The leader of the group syncs the vectors log its Adds appended to.
+  auto disk = std::make_shared<ThrowingFileSystem>(".vlog", ThrowingFileSystem::When::kSync);
   OpenOptions open;
   open.file_system = disk;
   {
     auto index = TurboQuantIndex::Create(dir, {.dim = kCrashDim, .keep_vectors = true}, open);
     ASSERT_TRUE(index.ok()) << index.status();
     ASSERT_TRUE((*index)->Add(ConsecutiveIds(0, 10), CrashVectors(0, 10)).ok());
-    ASSERT_TRUE((*index)->Flush().ok());  // the next Add starts a new vectors log
     disk->Arm(true);
     constexpr int kWriters = 4;
     std::vector<Status> added(kWriters);
@@ -231,11 +265,37 @@ TEST(FailStopTest, OutOfMemoryInAGroupCommitFailsEveryQueuedWriter) {
   EXPECT_TRUE((*reopened)->Verify().ok());
 }
 
+// An Add appends its kept vectors to the vectors log before it queues, in
+// its own thread: memory running out there stops writes like a failed write.
+TEST(FailStopTest, OutOfMemoryWhileAnAddAppendsItsVectorsStopsWrites) {
+  const std::string dir = testing::MakeTempDir("fail_stop") + "/c";
+  auto disk = std::make_shared<ThrowingFileSystem>(".vlog", ThrowingFileSystem::When::kCreate);
+  OpenOptions open;
+  open.file_system = disk;
+  {
+    auto index = TurboQuantIndex::Create(dir, {.dim = kCrashDim, .keep_vectors = true}, open);
+    ASSERT_TRUE(index.ok()) << index.status();
+    ASSERT_TRUE((*index)->Add(ConsecutiveIds(0, 10), CrashVectors(0, 10)).ok());
+    ASSERT_TRUE((*index)->Flush().ok());  // the next Add starts a new vectors log
+    disk->Arm(true);
+    const Status failed = (*index)->Add(ConsecutiveIds(10, 1), CrashVectors(10, 1));
+    EXPECT_NE(failed.message().find("accepts no more writes"), std::string::npos) << failed;
+    disk->Arm(false);
+    const Status later = (*index)->Add(ConsecutiveIds(20, 1), CrashVectors(20, 1));
+    EXPECT_EQ(later.code(), absl::StatusCode::kResourceExhausted) << later;
+    EXPECT_EQ((*index)->size(), 10);
+  }
+  auto reopened = TurboQuantIndex::Open(dir);
+  ASSERT_TRUE(reopened.ok()) << reopened.status();
+  EXPECT_EQ((*reopened)->size(), 10);
+  EXPECT_TRUE((*reopened)->Verify().ok());
+}
+
 // Memory running out while a seal writes its segment file releases the
 // claimed rows and stops writes; the rows were durable, so a reopen has them.
 TEST(FailStopTest, OutOfMemoryInASealStopsWritesAndLosesNothing) {
   const std::string dir = testing::MakeTempDir("fail_stop") + "/c";
-  auto disk = std::make_shared<ThrowingFileSystem>(".tqs.tmp");
+  auto disk = std::make_shared<ThrowingFileSystem>(".tqs.tmp", ThrowingFileSystem::When::kCreate);
   OpenOptions open{.background_work = false};
   open.file_system = disk;
   {

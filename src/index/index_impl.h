@@ -212,17 +212,19 @@ class TurboQuantIndex::Impl {
     // the leader only names them. Their kept vectors are the library's own
     // copy, which the vectors log is written from, so that a caller changing
     // its buffer during the call cannot make a record's CRC disagree; once
-    // the log is synced they point into it instead (LogGroupVectors).
+    // the log is synced they point into it instead (SyncGroupVectors).
     std::vector<internal::SegmentBuilder> chunks;
     // CRC32C of each kept vector (durable collections), for its log record.
     std::vector<uint32_t> vector_crcs;
+    // The vectors log these kept vectors were appended to, and where.
+    std::shared_ptr<storage::VectorsLog> log;
+    uint64_t log_offset = 0;
   };
   // One Add, AddWithNewIds or Remove waiting in the writer queue.
   struct WriteRequest {
     absl::Span<const int64_t> ids;      // Add and Remove
     EncodedRows* rows = nullptr;        // Add and AddWithNewIds; null = Remove
     bool new_ids = false;               // AddWithNewIds: the leader picks ids
-    uint64_t log_offset = 0;            // where its kept vectors went in the log
     int64_t result = 0;                 // rows removed, or the first new id
     Status status;
     bool done = false;  // guarded by queue_mutex_
@@ -237,6 +239,10 @@ class TurboQuantIndex::Impl {
   void EnsureLocations();
   Status CheckBatchIds(absl::Span<const int64_t> ids) const;
   StatusOr<EncodedRows> Encode(absl::Span<const float> vectors) const;
+  // Encode, then the rows' kept vectors appended to the vectors log in the
+  // caller's thread (durable collections with keep_vectors), so that the
+  // leader of a group only syncs the log. A failure stops writes.
+  StatusOr<EncodedRows> EncodeAndLog(absl::Span<const float> vectors);
   // Queues `request` and returns once it is durable (or failed): the caller
   // either finds it done by a leader or becomes the leader of a group.
   Status SubmitWrite(WriteRequest* request);
@@ -248,10 +254,15 @@ class TurboQuantIndex::Impl {
   void CommitGroupOrStopWrites(absl::Span<WriteRequest* const> group);
   // Adds one request's changes to `next` and `batch` (under write_mutex_).
   void StageAdd(WriteRequest* request, Snapshot* next, rocksdb::WriteBatch* batch);
-  // Appends the kept vectors of the group's Adds to the vectors log and
-  // syncs it (durable collections with keep_vectors), before the batch that
-  // points at them.
-  Status LogGroupVectors(absl::Span<WriteRequest* const> group);
+  // Appends `rows`' kept vectors to the current vectors log.
+  Status AppendVectors(EncodedRows* rows);
+  // The vectors log that Adds append to now, created when there is none.
+  StatusOr<std::shared_ptr<storage::VectorsLog>> CurrentVectorsLog();
+  // Syncs the vectors log that the group's Adds appended to, before the
+  // batch that points at them, and points their chunks at it. Rows appended
+  // to a log that a seal has claimed since are appended again to the
+  // current one, as that seal removes the old log once it commits.
+  Status SyncGroupVectors(absl::Span<WriteRequest* const> group);
   // The vectors log directory, DIR/vectors.
   std::string VectorsDir() const { return dir_ + "/vectors"; }
   // Removes vectors logs numbered `upto` and below (no record points into
@@ -427,6 +438,14 @@ class TurboQuantIndex::Impl {
   Worker rewriter_;               // seals and compacts
   Worker chunk_merger_;           // merges small chunks
 
+  // Guards the two below; taken by writers before they queue, and after
+  // write_mutex_ where both are held.
+  std::mutex vectors_log_mutex_;
+  // The vectors log that Adds append to; null until a write needs one, and
+  // again once a seal claims the rows written to it (ClaimRun).
+  std::shared_ptr<storage::VectorsLog> vectors_log_;
+  uint64_t last_vectors_log_ = 0;  // the highest log number created or found
+
   // Guards everything below: held by a group's leader while it commits and
   // by a Rewrite while it commits.
   mutable std::mutex write_mutex_;
@@ -441,10 +460,6 @@ class TurboQuantIndex::Impl {
   int64_t largest_id_ = -1;  // of every id recorded in locations_; -1 = none
   // Unsealed chunks that a running Rewrite is sealing: never merged.
   absl::flat_hash_set<const Segment*> claimed_;
-  // The vectors log that group commits append to; null until a write needs
-  // one, and again once a seal claims the rows written to it.
-  std::unique_ptr<storage::VectorsLog> vectors_log_;
-  uint64_t last_vectors_log_ = 0;  // the highest log number created or found
   uint64_t retiring_logs_upto_ = 0;  // logs the running seal makes obsolete
   // next_sequence_ when the running seal claimed every unsealed chunk: the
   // write-ahead records below it are the seal's (Catalog::kSealedThroughKey).

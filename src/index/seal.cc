@@ -110,13 +110,13 @@ TurboQuantIndex::Impl::RewriteRun TurboQuantIndex::Impl::ClaimSegments(size_t fi
 TurboQuantIndex::Impl::RewriteRun TurboQuantIndex::Impl::ClaimRun(size_t first, size_t end) {
   RewriteRun run = ClaimSegments(first, end);
   for (const SnapshotSegment& s : run) {
-    // Rows written from now on go to a new vectors log, so that once this
+    if (!s.segment->unsealed()) continue;
+    // Rows committed from now on go to a new vectors log, so that once this
     // seal commits no record points into the logs written so far.
-    if (s.segment->unsealed() && vectors_log_ != nullptr) vectors_log_.reset();
-    if (s.segment->unsealed()) {
-      retiring_logs_upto_ = last_vectors_log_;
-      sealing_through_ = next_sequence_;
-    }
+    std::lock_guard<std::mutex> lock(vectors_log_mutex_);
+    vectors_log_.reset();
+    retiring_logs_upto_ = last_vectors_log_;
+    sealing_through_ = next_sequence_;
   }
   return run;
 }

@@ -204,7 +204,7 @@ Status TurboQuantIndex::Impl::Add(absl::Span<const int64_t> ids, absl::Span<cons
                         ids.size(), vectors.size(), ids.size() * dim, dim));
   }
   // Encoding depends on the codec alone: no lock needed.
-  auto rows = Encode(vectors);
+  auto rows = EncodeAndLog(vectors);
   if (!rows.ok()) return rows.status();
   WriteRequest request;
   request.ids = ids;
@@ -213,7 +213,7 @@ Status TurboQuantIndex::Impl::Add(absl::Span<const int64_t> ids, absl::Span<cons
 }
 
 StatusOr<int64_t> TurboQuantIndex::Impl::AddWithNewIds(absl::Span<const float> vectors) {
-  auto rows = Encode(vectors);
+  auto rows = EncodeAndLog(vectors);
   if (!rows.ok()) return rows.status();
   WriteRequest request;
   request.rows = &*rows;
@@ -279,7 +279,7 @@ void TurboQuantIndex::Impl::CommitGroup(absl::Span<WriteRequest* const> group) {
     for (WriteRequest* request : group) request->status = s;
     return;
   }
-  if (Status s = LogGroupVectors(group); !s.ok()) {
+  if (Status s = SyncGroupVectors(group); !s.ok()) {
     // A failed fsync leaves the log in an unknown state (fail-stop).
     StopWrites(s, "");
     for (WriteRequest* request : group) request->status = write_error_;
@@ -354,7 +354,7 @@ void TurboQuantIndex::Impl::StageAdd(WriteRequest* request, Snapshot* next,
       row.id = ids[i];
       row.code.assign(reinterpret_cast<const char*>(&rows.codes[i * code_size]), code_size);
       if (!rows.vector_crcs.empty()) {
-        row.vector_ref = {vectors_log_->number(), request->log_offset + i * vector_bytes,
+        row.vector_ref = {rows.log->number(), rows.log_offset + i * vector_bytes,
                           rows.vector_crcs[i]};
       }
       batch->Put(storage::Catalog::PendingKey(sequences[i]), storage::Catalog::EncodePending(row));
@@ -363,39 +363,83 @@ void TurboQuantIndex::Impl::StageAdd(WriteRequest* request, Snapshot* next,
   AppendUnsealed(ids, sequences, &rows.chunks, next);
 }
 
-Status TurboQuantIndex::Impl::LogGroupVectors(absl::Span<WriteRequest* const> group) {
-  if (catalog_ == nullptr || !options_.keep_vectors) return absl::OkStatus();
-  // Each request's chunks in order, so that its vectors lie back to back.
+StatusOr<TurboQuantIndex::Impl::EncodedRows> TurboQuantIndex::Impl::EncodeAndLog(
+    absl::Span<const float> vectors) {
+  auto rows = Encode(vectors);
+  if (!rows.ok()) return rows.status();
+  if (catalog_ == nullptr || !options_.keep_vectors || rows->count == 0) return rows;
+  if (catalog_->read_only()) return CheckWritable();
+  Status appended;
+  try {
+    appended = AppendVectors(&*rows);
+  } catch (const std::exception& e) {
+    appended = internal::ExceptionStatus(e);  // memory ran out: as a failed write
+  }
+  if (!appended.ok()) {
+    std::lock_guard<std::mutex> lock(write_mutex_);
+    StopWrites(appended, "");
+    return write_error_;
+  }
+  return rows;
+}
+
+Status TurboQuantIndex::Impl::AppendVectors(EncodedRows* rows) {
+  // Each chunk's runs in order, so that the rows' vectors lie back to back.
   std::vector<absl::Span<const char>> parts;
-  for (WriteRequest* request : group) {
-    if (request->rows == nullptr) continue;
-    for (const SegmentBuilder& chunk : request->rows->chunks) {
-      for (const absl::Span<const float> run : chunk.vectors.Spans()) {
-        parts.emplace_back(reinterpret_cast<const char*>(run.data()), run.size() * sizeof(float));
-      }
+  for (const SegmentBuilder& chunk : rows->chunks) {
+    for (const absl::Span<const float> run : chunk.vectors.Spans()) {
+      parts.emplace_back(reinterpret_cast<const char*>(run.data()), run.size() * sizeof(float));
     }
   }
-  if (parts.empty()) return absl::OkStatus();
-  if (vectors_log_ == nullptr) {
-    if (Status s = storage::CreateDirectoryIfMissing(*fs_, VectorsDir(), dir_); !s.ok()) return s;
-    auto log = storage::VectorsLog::Create(fs_, VectorsDir(), last_vectors_log_ + 1);
-    if (!log.ok()) return log.status();
-    vectors_log_ = std::move(*log);
-    last_vectors_log_ = vectors_log_->number();
+  auto log = CurrentVectorsLog();
+  if (!log.ok()) return log.status();
+  auto offset = (*log)->Append(parts);
+  if (!offset.ok()) return offset.status();
+  rows->log = std::move(*log);
+  rows->log_offset = *offset;
+  return absl::OkStatus();
+}
+
+StatusOr<std::shared_ptr<storage::VectorsLog>> TurboQuantIndex::Impl::CurrentVectorsLog() {
+  std::lock_guard<std::mutex> lock(vectors_log_mutex_);
+  if (vectors_log_ != nullptr) return vectors_log_;
+  if (Status s = storage::CreateDirectoryIfMissing(*fs_, VectorsDir(), dir_); !s.ok()) return s;
+  auto log = storage::VectorsLog::Create(fs_, VectorsDir(), last_vectors_log_ + 1);
+  if (!log.ok()) return log.status();
+  vectors_log_ = std::move(*log);
+  last_vectors_log_ = vectors_log_->number();
+  return vectors_log_;
+}
+
+Status TurboQuantIndex::Impl::SyncGroupVectors(absl::Span<WriteRequest* const> group) {
+  std::shared_ptr<storage::VectorsLog> log;
+  for (WriteRequest* request : group) {
+    EncodedRows* rows = request->rows;
+    if (rows == nullptr || rows->log == nullptr) continue;
+    // No seal can claim rows while the leader holds write_mutex_, so the
+    // current log stays the one every request of the group ends up in.
+    {
+      std::lock_guard<std::mutex> lock(vectors_log_mutex_);
+      log = vectors_log_;
+    }
+    if (rows->log != log) {
+      if (Status s = AppendVectors(rows); !s.ok()) return s;
+      log = rows->log;
+    }
   }
-  auto offsets = vectors_log_->AppendAndSync(parts);
-  if (!offsets.ok()) return offsets.status();
+  if (log == nullptr) return absl::OkStatus();
+  if (Status s = log->Sync(); !s.ok()) return s;
   // From now on the chunks read their vectors from the log, and the copy
   // they were written from is freed with the request.
   const size_t row_bytes = options_.dim * sizeof(float);
-  size_t part = 0;
   for (WriteRequest* request : group) {
-    if (request->rows == nullptr || request->rows->chunks.empty()) continue;
-    request->log_offset = (*offsets)[part];
+    if (request->rows == nullptr || request->rows->log == nullptr) continue;
+    uint64_t offset = request->rows->log_offset;
     for (SegmentBuilder& chunk : request->rows->chunks) {
       const size_t bytes = chunk.vectors.rows() * row_bytes;
-      auto runs = vectors_log_->Map((*offsets)[part++], bytes, row_bytes);
+      auto runs = log->Map(offset, bytes, row_bytes);
       if (!runs.ok()) return runs.status();
+      offset += bytes;
       KeptVectors mapped;
       for (storage::MappedRun& run : *runs) {
         mapped.Append(reinterpret_cast<const float*>(run.data), run.size / row_bytes, options_.dim,
