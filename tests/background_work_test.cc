@@ -5,10 +5,8 @@
 // follows rows that a Rewrite moved.
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,7 +14,7 @@
 #include "gtest/gtest.h"
 #include "rocksdb/file_system.h"
 #include "tests/crash_vectors.h"
-#include "tests/segment_file_gate.h"
+#include "tests/file_gates.h"
 #include "tests/test_util.h"
 #include "turboquant/index.h"
 
@@ -216,75 +214,13 @@ TEST(BackgroundWorkTest, AnAddOfSeveralChunksIsReplayedFromTheVectorsLog) {
   EXPECT_TRUE((*reopened)->Verify().ok());
 }
 
-// Holds the next append to a vectors log, once armed, after its bytes are
-// written and before it returns: an Add whose vectors are in the log but
-// which has not queued yet.
-class VectorsLogAppendGate : public rocksdb::FileSystemWrapper {
- public:
-  VectorsLogAppendGate() : FileSystemWrapper(rocksdb::FileSystem::Default()) {}
-  const char* Name() const override { return "VectorsLogAppendGate"; }
-
-  void Arm() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    armed_ = true;
-  }
-  void WaitUntilHeld() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait(lock, [&] { return held_; });
-  }
-  void Release() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    released_ = true;
-    changed_.notify_all();
-  }
-
-  rocksdb::IOStatus NewWritableFile(const std::string& path, const rocksdb::FileOptions& options,
-                                    std::unique_ptr<rocksdb::FSWritableFile>* file,
-                                    rocksdb::IODebugContext* debug) override {
-    rocksdb::IOStatus status = target()->NewWritableFile(path, options, file, debug);
-    if (status.ok() && path.size() > 5 && path.substr(path.size() - 5) == ".vlog") {
-      *file = std::make_unique<HeldAppend>(std::move(*file), this);
-    }
-    return status;
-  }
-
- private:
-  class HeldAppend : public rocksdb::FSWritableFileOwnerWrapper {
-   public:
-    HeldAppend(std::unique_ptr<rocksdb::FSWritableFile> file, VectorsLogAppendGate* gate)
-        : FSWritableFileOwnerWrapper(std::move(file)), gate_(gate) {}
-    rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& options,
-                             rocksdb::IODebugContext* debug) override {
-      rocksdb::IOStatus status = target()->Append(data, options, debug);
-      gate_->HoldIfArmed();
-      return status;
-    }
-
-   private:
-    VectorsLogAppendGate* gate_;
-  };
-
-  void HoldIfArmed() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    if (!armed_) return;
-    armed_ = false;
-    held_ = true;
-    changed_.notify_all();
-    changed_.wait(lock, [&] { return released_; });
-  }
-
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  bool armed_ = false, held_ = false, released_ = false;
-};
-
 // An Add appends its vectors to the log before it queues; a seal that claims
 // the unsealed rows meanwhile removes that log when it commits. The Add's
 // vectors are then written again to the next log, so the acknowledged rows
 // survive a reopen.
 TEST(BackgroundWorkTest, AnAddWhoseLogASealRetiredMeanwhileIsLoggedAgain) {
   const std::string dir = testing::MakeTempDir("retired_log") + "/c";
-  auto gate = std::make_shared<VectorsLogAppendGate>();
+  auto gate = std::make_shared<testing::VectorsLogAppendGate>();
   OpenOptions open{.background_work = false};
   open.file_system = gate;
   {

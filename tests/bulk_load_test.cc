@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "tests/segment_file_gate.h"
+#include "tests/file_gates.h"
 #include "tests/test_util.h"
 #include "turboquant/index.h"
 
