@@ -68,7 +68,14 @@ StatusOr<uint64_t> VectorsLog::Append(absl::Span<const absl::Span<const char>> p
   const uint64_t first = size_;
   for (absl::Span<const char> part : parts) {
     const rocksdb::Slice data(part.data(), part.size());
-    if (Status s = FromRocks(file_->Append(data, rocksdb::IOOptions(), nullptr), path_); !s.ok()) {
+    Status s;
+    try {
+      s = FromRocks(file_->Append(data, rocksdb::IOOptions(), nullptr), path_);
+    } catch (...) {  // memory ran out in a file layer: the file's end is unknown too
+      broken_ = absl::InternalError(path_ + ": an append to the vectors log failed part way");
+      throw;
+    }
+    if (!s.ok()) {
       broken_ = s;
       return s;
     }

@@ -266,8 +266,9 @@ TEST(FailStopTest, OutOfMemoryInAGroupCommitFailsEveryQueuedWriter) {
 }
 
 // An Add appends its kept vectors to the vectors log before it queues, in
-// its own thread: memory running out there stops writes like a failed write.
-TEST(FailStopTest, OutOfMemoryWhileAnAddAppendsItsVectorsStopsWrites) {
+// its own thread, and starts the log when there is none: memory running out
+// there stops writes like a failed write, and later Adds write no file.
+TEST(FailStopTest, OutOfMemoryWhileAnAddStartsAVectorsLogStopsWrites) {
   const std::string dir = testing::MakeTempDir("fail_stop") + "/c";
   auto disk = std::make_shared<ThrowingFileSystem>(".vlog", ThrowingFileSystem::When::kCreate);
   OpenOptions open;
@@ -283,6 +284,7 @@ TEST(FailStopTest, OutOfMemoryWhileAnAddAppendsItsVectorsStopsWrites) {
     disk->Arm(false);
     const Status later = (*index)->Add(ConsecutiveIds(20, 1), CrashVectors(20, 1));
     EXPECT_EQ(later.code(), absl::StatusCode::kResourceExhausted) << later;
+    EXPECT_TRUE(fs::is_empty(dir + "/vectors")) << "a refused Add started a vectors log";
     EXPECT_EQ((*index)->size(), 10);
   }
   auto reopened = TurboQuantIndex::Open(dir);

@@ -444,13 +444,16 @@ class TurboQuantIndex::Impl {
   // The vectors log that Adds append to; null until a write needs one, and
   // again once a seal claims the rows written to it (ClaimRun).
   std::shared_ptr<storage::VectorsLog> vectors_log_;
-  uint64_t last_vectors_log_ = 0;  // the highest log number created or found
+  uint64_t last_vectors_log_ = 0;  // the highest log number created, or found by Open
 
   // Guards everything below: held by a group's leader while it commits and
   // by a Rewrite while it commits.
   mutable std::mutex write_mutex_;
   std::unique_ptr<storage::Catalog> catalog_;
   Status write_error_;
+  // write_error_ is set: read by writers before they append to the vectors
+  // log, without the lock.
+  std::atomic<bool> writes_stopped_{false};
   uint64_t next_segment_ = 1;
   uint64_t next_sequence_ = 1;
   // Where every live id is; built from the segments' id arrays on first need

@@ -60,6 +60,7 @@ Status TurboQuantIndex::Impl::CheckWritable() const {
 
 void TurboQuantIndex::Impl::StopWrites(const Status& cause, absl::string_view what) {
   if (!write_error_.ok()) return;  // the first cause is the one to report
+  writes_stopped_ = true;
   write_error_ = absl::Status(
       cause.code(), absl::StrCat(what, cause.message(),
                                  " (the collection accepts no more writes until it is reopened)"));
@@ -368,7 +369,10 @@ StatusOr<TurboQuantIndex::Impl::EncodedRows> TurboQuantIndex::Impl::EncodeAndLog
   auto rows = Encode(vectors);
   if (!rows.ok()) return rows.status();
   if (catalog_ == nullptr || !options_.keep_vectors || rows->count == 0) return rows;
-  if (catalog_->read_only()) return CheckWritable();
+  if (catalog_->read_only() || writes_stopped_) {
+    std::lock_guard<std::mutex> lock(write_mutex_);
+    return CheckWritable();
+  }
   Status appended;
   try {
     appended = AppendVectors(&*rows);
