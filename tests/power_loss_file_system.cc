@@ -65,12 +65,10 @@ class TrackedFile : public rocksdb::FSWritableFileOwnerWrapper {
     return s;
   }
   IOStatus Sync(const IOOptions& options, IODebugContext* debug) override {
-    return Synced(fs_->BeginOperation("sync " + path_).ok() ? target()->Flush(options, debug)
-                                                            : Cut());
+    return SyncAs("sync ", options, debug);
   }
   IOStatus Fsync(const IOOptions& options, IODebugContext* debug) override {
-    return Synced(fs_->BeginOperation("fsync " + path_).ok() ? target()->Flush(options, debug)
-                                                             : Cut());
+    return SyncAs("fsync ", options, debug);
   }
   IOStatus RangeSync(uint64_t offset, uint64_t bytes, const IOOptions& options,
                      IODebugContext* debug) override {
@@ -91,8 +89,13 @@ class TrackedFile : public rocksdb::FSWritableFileOwnerWrapper {
     if (status.ok()) fs_->RecordAppend(path_, size_ = new_size);
     return status;
   }
-  IOStatus Synced(IOStatus status) {
-    if (status.ok()) fs_->RecordFileSync(path_);
+  // Makes durable what was appended when the sync began, not an append of
+  // another thread that completes meanwhile.
+  IOStatus SyncAs(const std::string& what, const IOOptions& options, IODebugContext* debug) {
+    if (!fs_->BeginOperation(what + path_).ok()) return Cut();
+    const uint64_t durable = fs_->RecordedSize(path_);
+    IOStatus status = target()->Flush(options, debug);
+    if (status.ok()) fs_->RecordFileSync(path_, durable);
     return status;
   }
 
@@ -166,10 +169,15 @@ void PowerLossFileSystem::RecordAppend(const std::string& path, uint64_t new_siz
   state.synced_size = std::min(state.synced_size, new_size);
 }
 
-void PowerLossFileSystem::RecordFileSync(const std::string& path) {
+uint64_t PowerLossFileSystem::RecordedSize(const std::string& path) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return files_[Normal(path)].size;
+}
+
+void PowerLossFileSystem::RecordFileSync(const std::string& path, uint64_t size) {
   std::lock_guard<std::mutex> lock(mutex_);
   FileState& state = files_[Normal(path)];
-  state.synced_size = state.size;
+  state.synced_size = std::max(state.synced_size, std::min(size, state.size));
 }
 
 void PowerLossFileSystem::RecordDirectorySync(const std::string& dir) {

@@ -8,7 +8,8 @@
 // power just before it. LoseUnsyncedData() then makes the disk look as it
 // would after the reboot:
 //   - every file written through this layer is cut back to the length it had
-//     at its last fsync (Sync/Fsync; RangeSync does not count);
+//     when its last fsync began (Sync/Fsync; RangeSync does not count): an
+//     append of another thread that ends during the fsync is not durable;
 //   - entries created, linked or renamed in a directory since that
 //     directory's last fsync are undone, newest first (a renamed entry goes
 //     back to its old name, a file it replaced comes back), and directories
@@ -89,7 +90,10 @@ class PowerLossFileSystem : public rocksdb::FileSystemWrapper {
   // Called by the file and directory wrappers.
   rocksdb::IOStatus BeginOperation(const std::string& what);
   void RecordAppend(const std::string& path, uint64_t new_size);
-  void RecordFileSync(const std::string& path);
+  // The length of `path` as appended so far.
+  uint64_t RecordedSize(const std::string& path);
+  // A sync made its first `size` bytes durable.
+  void RecordFileSync(const std::string& path, uint64_t size);
   void RecordDirectorySync(const std::string& dir);
 
  private:

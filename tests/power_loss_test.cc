@@ -1,6 +1,6 @@
 // Simulated power loss at every point of a workload that creates a
 // collection, adds, upserts, removes, seals, flushes, compacts, backs up and
-// bulk loads.
+// bulk loads, and at many points of concurrent Adds.
 // For each crash point the workload runs on a PowerLossFileSystem that cuts
 // the power at that operation; the disk is then rolled back to what was
 // fsynced, and the reopened collection must hold every acknowledged write
@@ -273,6 +273,74 @@ TEST(PowerLossTest, EveryCrashPointKeepsAcknowledgedWritesAndNothingHalfDone) {
                                 << " crash points failed; the first: " << failures.front();
   std::printf("power-loss crash points walked: %llu, failed: %zu\n",
               static_cast<unsigned long long>(total), failures.size());
+}
+
+// Writers that Add at once append to the vectors log while the leader of
+// a group syncs it, and seals start new logs meanwhile. The power is cut at
+// many moments of such a run (the order of operations differs from run to
+// run, so the points are a sample, not a walk); the reopened collection must
+// hold every acknowledged row with its exact vector, and any other row it
+// holds must be whole.
+TEST(PowerLossTest, ConcurrentAddsKeepEveryAcknowledgedRowAtManyCutPoints) {
+  const std::string root = testing::MakeTempDir("power_loss_concurrent");
+  constexpr int kWriters = 4, kAddsEach = 15, kBatch = 4;
+  std::vector<std::string> failures;
+  for (uint64_t cut = 8; cut <= 200; cut += 8) {
+    const std::string dir = root + "/c" + std::to_string(cut);
+    auto fs = std::make_shared<testing::PowerLossFileSystem>();
+    OpenOptions open{.seal_rows = 40};
+    open.file_system = fs;
+    std::vector<std::vector<int64_t>> acknowledged(kWriters);
+    {
+      auto index = TurboQuantIndex::Create(dir, {.dim = kDim, .keep_vectors = true}, open);
+      ASSERT_TRUE(index.ok()) << index.status();
+      fs->CutPowerAt(fs->operations() + cut);
+      std::vector<std::thread> writers;
+      for (int w = 0; w < kWriters; ++w) {
+        writers.emplace_back([&, w] {
+          for (int a = 0; a < kAddsEach; ++a) {
+            const int64_t first = (w * kAddsEach + a) * kBatch;
+            std::vector<int64_t> ids(kBatch);
+            std::vector<float> vectors;
+            for (int i = 0; i < kBatch; ++i) {
+              ids[i] = first + i;
+              const std::vector<float> v = VectorOf(first + i, 0);
+              vectors.insert(vectors.end(), v.begin(), v.end());
+            }
+            if (!(*index)->Add(ids, vectors).ok()) break;
+            acknowledged[w].insert(acknowledged[w].end(), ids.begin(), ids.end());
+          }
+        });
+      }
+      for (std::thread& writer : writers) writer.join();
+    }
+    const std::string where =
+        "cut at operation " + std::to_string(cut) + " (" + fs->cut_operation() + "): ";
+    fs->LoseUnsyncedData();
+    OpenOptions reboot;
+    reboot.file_system = fs;
+    auto reopened = TurboQuantIndex::Open(dir, reboot);
+    if (!reopened.ok()) {
+      failures.push_back(where + "reopen: " + reopened.status().ToString());
+      continue;
+    }
+    for (const std::vector<int64_t>& ids : acknowledged) {
+      for (int64_t id : ids) {
+        auto got = (*reopened)->Get(id);
+        if (!got.ok() || *got != VectorOf(id, 0)) {
+          failures.push_back(where + "acknowledged id " + std::to_string(id) + " is lost");
+        }
+      }
+    }
+    for (int64_t id = 0; id < kWriters * kAddsEach * kBatch; ++id) {
+      auto got = (*reopened)->Get(id);
+      if (got.ok() && *got != VectorOf(id, 0)) {
+        failures.push_back(where + "id " + std::to_string(id) + " holds another vector");
+      }
+    }
+    if (Status s = (*reopened)->Verify(); !s.ok()) failures.push_back(where + s.ToString());
+  }
+  EXPECT_TRUE(failures.empty()) << failures.size() << " failures; the first: " << failures.front();
 }
 
 }  // namespace
