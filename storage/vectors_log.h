@@ -9,10 +9,9 @@
 // of the vector), so an acknowledged row's vector is durable and a record
 // never points at bytes that may be lost. Appends thus go on while the leader
 // of the group ahead syncs; bytes that no committed record points at (an Add
-// that failed later) are never read. A seal starts
-// a new log; once the seal's batch is committed no record points into the
-// older logs, which are then removed (and any a crash left behind are removed
-// by the next writer Open).
+// that failed later) are never read. A seal starts a new log; once the seal's
+// batch is committed no record points into the older logs, which are then
+// removed (and any a crash left behind are removed by the next writer Open).
 //
 // Until the seal, the unsealed rows read their kept vectors from the log in
 // place (Map): the page cache already holds them, so they need no copy in
